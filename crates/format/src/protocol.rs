@@ -1,0 +1,248 @@
+//! Socket protocol: length-prefixed, versioned frames carrying bincode messages
+//! (docs/formats.md#socket-protocol).
+//!
+//! Owns: the frame layout and the `Request`/`Response` messages, with blocking helpers to read
+//! and write one frame on any `Read`/`Write`.
+//! Must never: allocate more than `FRAME_BYTES_MAX` for a frame, whatever the peer claims.
+
+use crate::limits::FRAME_BYTES_MAX;
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::{self, Read, Write};
+
+pub const PROTOCOL_VERSION: u8 = 1;
+pub const FRAME_LENGTH_BYTES: usize = 4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientKind {
+    Php,
+    Worker,
+    Cli,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Client-generated id (UUID bytes), stored with the event.
+    pub event_id: [u8; 16],
+    pub event_type: String,
+    /// vtree
+    pub metadata: Vec<u8>,
+    /// vtree
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EntityChange {
+    /// Insert or replace the entity `uuid` of `class`; `data` is a vtree of its properties.
+    Upsert { class: String, uuid: String, data: Vec<u8>, position: u64 },
+    Delete { class: String, uuid: String },
+    /// Remove every entity of `class` (a projection rebuild starts with this).
+    ResetClass { class: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMove {
+    pub name: String,
+    /// The checkpoint the worker started its batch from; a mismatch means another worker
+    /// moved it, and the commit is refused as a whole.
+    pub expected: u64,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    Hello { client: ClientKind, pid: u32, version: String },
+    Append { stream: String, expected_version: u64, events: Vec<NewEvent> },
+    Commit {
+        checkpoints: Vec<CheckpointMove>,
+        projected_position: Option<u64>,
+        changes: Vec<EntityChange>,
+    },
+    /// This connection is a projector worker until it closes (`persist()` waits for projections
+    /// only while at least one worker is attached).
+    AttachWorker,
+    Status,
+    Ping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    BadRequest,
+    FrameTooLarge,
+    UnsupportedVersion,
+    InvalidEvent,
+    RegionFull,
+    ShuttingDown,
+    Overloaded,
+    Storage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    Hello { daemon_version: String, layout_version: u32, region_path: String },
+    Appended { first_position: u64, last_position: u64, stream_version: u64 },
+    Conflict { stream: String, expected_version: u64, actual_version: u64 },
+    CheckpointConflict { name: String, expected: u64, actual: u64 },
+    Committed { position: u64 },
+    Status { json: String },
+    Pong,
+    Error { code: ErrorCode, message: String },
+}
+
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection cleanly between frames.
+    Closed,
+    Io(io::Error),
+    TooLarge { bytes: usize },
+    UnsupportedVersion(u8),
+    Decode(String),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Closed => write!(f, "connection closed"),
+            FrameError::Io(e) => write!(f, "{e}"),
+            FrameError::TooLarge { bytes } => {
+                write!(f, "frame of {bytes} bytes exceeds the {FRAME_BYTES_MAX}-byte maximum")
+            }
+            FrameError::UnsupportedVersion(v) => {
+                write!(f, "protocol version {v}, this build speaks {PROTOCOL_VERSION}")
+            }
+            FrameError::Decode(why) => write!(f, "malformed message: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> Self {
+        FrameError::Io(e)
+    }
+}
+
+fn bincode_options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_limit(FRAME_BYTES_MAX as u64)
+        .reject_trailing_bytes()
+}
+
+/// Encode one message as a complete frame (length prefix included).
+pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
+    let body_len = bincode_options()
+        .serialized_size(message)
+        .map_err(|_| FrameError::TooLarge { bytes: usize::MAX })? as usize
+        + 1;
+    if body_len > FRAME_BYTES_MAX {
+        return Err(FrameError::TooLarge { bytes: body_len });
+    }
+    let mut out = Vec::with_capacity(FRAME_LENGTH_BYTES + body_len);
+    out.extend_from_slice(&(body_len as u32).to_le_bytes());
+    out.push(PROTOCOL_VERSION);
+    bincode_options()
+        .serialize_into(&mut out, message)
+        .map_err(|e| FrameError::Decode(e.to_string()))?;
+    debug_assert_eq!(out.len(), FRAME_LENGTH_BYTES + body_len);
+    Ok(out)
+}
+
+/// Decode a frame body (the bytes after the length prefix).
+pub fn decode_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, FrameError> {
+    let (&version, rest) = body.split_first().ok_or_else(|| FrameError::Decode("empty".into()))?;
+    if version != PROTOCOL_VERSION {
+        return Err(FrameError::UnsupportedVersion(version));
+    }
+    bincode_options().deserialize(rest).map_err(|e| FrameError::Decode(e.to_string()))
+}
+
+/// Read the 4-byte length prefix and check it. `Closed` if the peer closed before any byte.
+pub fn read_frame_len(reader: &mut impl Read) -> Result<usize, FrameError> {
+    let mut prefix = [0u8; FRAME_LENGTH_BYTES];
+    let mut got = 0;
+    while got < FRAME_LENGTH_BYTES {
+        match reader.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Err(FrameError::Closed),
+            Ok(0) => return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+    }
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len > FRAME_BYTES_MAX {
+        return Err(FrameError::TooLarge { bytes: len });
+    }
+    if len < 2 {
+        return Err(FrameError::Decode(format!("frame of {len} bytes is too short")));
+    }
+    Ok(len)
+}
+
+/// Read one whole frame and decode it.
+pub fn read_message<T: for<'de> Deserialize<'de>>(reader: &mut impl Read) -> Result<T, FrameError> {
+    let len = read_frame_len(reader)?;
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    decode_body(&body)
+}
+
+pub fn write_message<T: Serialize>(writer: &mut impl Write, message: &T) -> Result<(), FrameError> {
+    let frame = encode_frame(message)?;
+    writer.write_all(&frame)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let request = Request::Append {
+            stream: "s".into(),
+            expected_version: 3,
+            events: vec![NewEvent {
+                event_id: [1; 16],
+                event_type: "T".into(),
+                metadata: vec![0],
+                payload: vec![0],
+            }],
+        };
+        let frame = encode_frame(&request).unwrap();
+        let back: Request = read_message(&mut &frame[..]).unwrap();
+        assert_eq!(back, request);
+    }
+
+    #[test]
+    fn oversized_and_garbage_frames_are_refused_without_allocating() {
+        let claim = (u32::MAX).to_le_bytes();
+        assert!(matches!(read_message::<Request>(&mut &claim[..]), Err(FrameError::TooLarge { .. })));
+        let mut garbage = 6u32.to_le_bytes().to_vec();
+        garbage.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert!(matches!(read_message::<Request>(&mut &garbage[..]), Err(FrameError::Decode(_))));
+        let mut wrong_version = 2u32.to_le_bytes().to_vec();
+        wrong_version.extend_from_slice(&[9, 0]);
+        assert!(matches!(
+            read_message::<Request>(&mut &wrong_version[..]),
+            Err(FrameError::UnsupportedVersion(9))
+        ));
+        assert!(matches!(read_message::<Request>(&mut &[][..]), Err(FrameError::Closed)));
+    }
+
+    #[test]
+    fn a_bincode_length_claim_cannot_exceed_the_frame() {
+        // an Append whose events vec claims 2^60 elements
+        let mut body = vec![PROTOCOL_VERSION];
+        body.extend_from_slice(&1u32.to_le_bytes()); // variant Append
+        body.extend_from_slice(&1u64.to_le_bytes());
+        body.push(b's');
+        body.extend_from_slice(&0u64.to_le_bytes());
+        body.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        assert!(decode_body::<Request>(&body).is_err());
+    }
+}

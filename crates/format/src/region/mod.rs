@@ -1,0 +1,62 @@
+//! The shared-memory state region (layout: docs/region.md).
+//!
+//! Owns: the region's byte layout, the daemon-side [`RegionWriter`] (the only code that ever
+//! writes a region) and the reader-side [`RegionView`] / [`MappedRegion`] used by the extension
+//! and by `eventsrv status`.
+//! Must never: let a reader follow an offset without bounds-checking it against the mapping and
+//! the arena tail; write a published byte other than the fields marked atomic in docs/region.md.
+
+pub mod layout;
+mod reader;
+mod writer;
+
+pub use reader::{EntityIter, EntityRef, EventRef, HeaderSnapshot, MappedRegion, RegionView};
+pub use writer::{RegionStats, RegionWriter};
+
+use std::fmt;
+
+pub const REGION_MAGIC: &[u8; 8] = b"EVSRVRGN";
+pub const REGION_LAYOUT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionState {
+    Building,
+    Live,
+    Superseded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionError {
+    Io(String),
+    /// The file is not an eventsrv region (bad magic or too small).
+    NotARegion(String),
+    LayoutVersion { found: u32, expected: u32 },
+    /// A reader found a broken invariant at `offset`.
+    Corrupt { offset: u64, what: String },
+    /// The arena has no room for what the writer was asked to add.
+    Full { needed: u64, available: u64, region_bytes: u64 },
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegionError::Io(why) => write!(f, "{why}"),
+            RegionError::NotARegion(why) => write!(f, "not an eventsrv state region: {why}"),
+            RegionError::LayoutVersion { found, expected } => write!(
+                f,
+                "state region has layout version {found}, this build reads layout version \
+                 {expected}: run a daemon and extension of the same release"
+            ),
+            RegionError::Corrupt { offset, what } => {
+                write!(f, "state region corrupt at byte {offset}: {what}")
+            }
+            RegionError::Full { needed, available, region_bytes } => write!(
+                f,
+                "state region full: need {needed} bytes, {available} free of {region_bytes}; \
+                 restart the daemon with a larger --region-size"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegionError {}
