@@ -11,10 +11,8 @@ cd "$REPO"
 log "Rust tests (format crate, daemon, end-to-end with real PHP processes)"
 EVENTSRV_EXTENSION="$EVENTSRV_EXT" cargo test --release --workspace --exclude eventsrv-ext
 
-if [[ -x crates/ext/tests/run.sh ]]; then
-  log "extension tests (PHP scripts against eventsrv.so)"
-  EVENTSRV_EXTENSION="$EVENTSRV_EXT" EVENTSRV_BIN="$EVENTSRV_BIN" crates/ext/tests/run.sh
-fi
+log "extension tests (PHP scripts against eventsrv.so)"
+EXT="$EVENTSRV_EXT" EVENTSRV_BIN="$EVENTSRV_BIN" bash crates/ext/tests/run.sh
 
 log "PHP userland tests (PHPUnit)"
 phpunit -c php/phpunit.xml.dist

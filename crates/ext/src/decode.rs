@@ -1,0 +1,292 @@
+//! Value trees → PHP values, straight from the bytes (the shared mapping or a PHP string).
+//!
+//! Owns: building scalars, arrays, enum cases, `DateTimeInterface` objects and user-class
+//! objects from a vtree, and hydrating an object from a property map. Objects are created
+//! without calling their constructor; each property is written in the scope of the class that
+//! declares it (so private, protected and readonly properties are set as the class itself
+//! would); stored properties the class no longer declares are skipped.
+//! Must never: trust a length or count in the bytes (the format decoder bounds-checks them),
+//! or recurse deeper than `VALUE_DEPTH_MAX`.
+
+use eventsrv_format::limits::VALUE_DEPTH_MAX;
+use eventsrv_format::vtree::{Decoder, Node, VtreeError};
+use ext_php_rs::types::{ZendObject, ZendStr, Zval};
+use ext_php_rs::zend::ClassEntry;
+
+use crate::encode::{lossy, DATETIME_FORMAT};
+use crate::engine::{self, ArrayBuilder, Key};
+use crate::exceptions::{ExtError, ExtResult};
+
+/// Where the bytes came from: decides the error for bytes that are not a valid tree, and
+/// names the thing in messages.
+pub struct Source<'c> {
+    pub what: What<'c>,
+    /// Bytes from the shared region: broken bytes mean a corrupt region, not a bad argument.
+    pub from_region: bool,
+}
+
+/// What is being decoded, rendered only when a message needs it (the hot path allocates
+/// nothing for it).
+#[derive(Clone, Copy)]
+pub enum What<'c> {
+    Value,
+    Entity {
+        class: &'c [u8],
+        uuid: &'c [u8],
+    },
+    Event {
+        kind: &'c [u8],
+        stream: &'c [u8],
+        version: u64,
+        position: u64,
+    },
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Value => write!(f, "the value"),
+            What::Entity { class, uuid } => write!(f, "entity {} {}", lossy(class), lossy(uuid)),
+            What::Event {
+                kind,
+                stream,
+                version,
+                position,
+            } => write!(
+                f,
+                "event {} (stream {}, version {version}, position {position})",
+                lossy(kind),
+                lossy(stream)
+            ),
+        }
+    }
+}
+
+impl Source<'_> {
+    fn broken(&self, error: VtreeError) -> ExtError {
+        if self.from_region {
+            ExtError::Region(format!(
+                "state region holds a broken value for {}: {error}",
+                self.what
+            ))
+        } else {
+            ExtError::Serialization(format!("cannot decode {}: {error}", self.what))
+        }
+    }
+
+    fn fail(&self, why: impl std::fmt::Display) -> ExtError {
+        ExtError::Serialization(format!("cannot read {}: {why}", self.what))
+    }
+}
+
+/// Decode one whole value.
+pub fn decode_value(bytes: &[u8], source: &Source<'_>) -> ExtResult<Zval> {
+    let mut decoder = Decoder::new(bytes);
+    let value = value(&mut decoder, 0, source)?;
+    if !decoder.is_at_end() {
+        return Err(source.broken(VtreeError::TrailingBytes {
+            offset: decoder.offset(),
+        }));
+    }
+    Ok(value)
+}
+
+/// Set the properties stored in `bytes` (a map of name → value, or an object whose class is
+/// ignored) on `object` of class `class`.
+pub fn hydrate(
+    object: &mut ZendObject,
+    class: &ClassEntry,
+    bytes: &[u8],
+    source: &Source<'_>,
+) -> ExtResult<()> {
+    let mut decoder = Decoder::new(bytes);
+    match decoder.node().map_err(|e| source.broken(e))? {
+        Node::Map(count) => {
+            for _ in 0..count {
+                let key_at = decoder.offset();
+                let name = match decoder.node().map_err(|e| source.broken(e))? {
+                    Node::Str(name) => Some(name),
+                    Node::Int(_) => None,
+                    _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
+                };
+                property(&mut decoder, object, class, name, 1, source)?;
+            }
+        }
+        Node::Object { count, .. } => properties(&mut decoder, object, class, count, 1, source)?,
+        Node::Null => {}
+        _ => return Err(source.fail("the stored data is not a map of properties")),
+    }
+    if !decoder.is_at_end() {
+        return Err(source.broken(VtreeError::TrailingBytes {
+            offset: decoder.offset(),
+        }));
+    }
+    Ok(())
+}
+
+/// A new instance of `class`, constructor not called.
+pub fn instantiate(class: &'static ClassEntry, source: &Source<'_>) -> ExtResult<ZendObjectBox> {
+    if let Some(why) = engine::not_instantiable(class) {
+        return Err(source.fail(format_args!(
+            "class {} {why} and cannot be instantiated",
+            lossy(engine::class_name(class))
+        )));
+    }
+    Ok(ZendObject::new(class))
+}
+
+pub type ZendObjectBox = ext_php_rs::boxed::ZBox<ZendObject>;
+
+fn properties(
+    decoder: &mut Decoder<'_>,
+    object: &mut ZendObject,
+    class: &ClassEntry,
+    count: u32,
+    depth: usize,
+    source: &Source<'_>,
+) -> ExtResult<()> {
+    for _ in 0..count {
+        let name = decoder.prop_name().map_err(|e| source.broken(e))?;
+        property(decoder, object, class, Some(name), depth, source)?;
+    }
+    Ok(())
+}
+
+fn property(
+    decoder: &mut Decoder<'_>,
+    object: &mut ZendObject,
+    class: &ClassEntry,
+    name: Option<&[u8]>,
+    depth: usize,
+    source: &Source<'_>,
+) -> ExtResult<()> {
+    let Some(name) = name else {
+        return decoder.skip_value(depth).map_err(|e| source.broken(e));
+    };
+    match engine::declared_property(class, name) {
+        Some((interned, scope)) => {
+            let item = value(decoder, depth, source)?;
+            engine::write_property(scope, object, interned, item);
+        }
+        None if engine::class_name(class) == b"stdClass" => {
+            let item = value(decoder, depth, source)?;
+            let mut dynamic = ZendStr::new(name, false);
+            let scope = std::ptr::from_ref(class).cast_mut();
+            engine::write_property(scope, object, &mut *dynamic, item);
+        }
+        None => decoder.skip_value(depth).map_err(|e| source.broken(e))?,
+    }
+    if engine::exception_pending() {
+        return Err(ExtError::Pending);
+    }
+    Ok(())
+}
+
+fn value(decoder: &mut Decoder<'_>, depth: usize, source: &Source<'_>) -> ExtResult<Zval> {
+    if depth > VALUE_DEPTH_MAX {
+        return Err(source.broken(VtreeError::TooDeep {
+            offset: decoder.offset(),
+        }));
+    }
+    let at = decoder.offset();
+    Ok(match decoder.node().map_err(|e| source.broken(e))? {
+        Node::Null => engine::null(),
+        Node::Bool(flag) => engine::bool_value(flag),
+        Node::Int(number) => engine::long(number),
+        Node::Float(number) => engine::double(number),
+        Node::Str(bytes) => engine::bytes(bytes),
+        Node::List(count) => {
+            let mut list = ArrayBuilder::with_capacity(count.min(1024));
+            for _ in 0..count {
+                list.push(value(decoder, depth + 1, source)?);
+            }
+            list.into_zval()
+        }
+        Node::Map(count) => {
+            let mut map = ArrayBuilder::with_capacity(count.min(1024));
+            for _ in 0..count {
+                let key_at = decoder.offset();
+                let key = match decoder.node().map_err(|e| source.broken(e))? {
+                    Node::Int(index) => Key::Int(index),
+                    Node::Str(text) => Key::Str(text),
+                    _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
+                };
+                map.insert(key, value(decoder, depth + 1, source)?);
+            }
+            map.into_zval()
+        }
+        Node::Object { class, count } => {
+            let entry = find_class(class, "an object", source)?;
+            let mut object = instantiate(entry, source)?;
+            properties(decoder, &mut object, entry, count, depth + 1, source)?;
+            engine::object(object)
+        }
+        Node::Enum { class } => {
+            let entry = find_class(class, "an enum case", source)?;
+            let case_at = decoder.offset();
+            let case = match decoder.node().map_err(|e| source.broken(e))? {
+                Node::Int(number) => Key::Int(number),
+                Node::Str(text) => Key::Str(text),
+                _ => return Err(source.broken(VtreeError::BadMapKey { offset: case_at })),
+            };
+            enum_case(entry, case, source)?
+        }
+        Node::DateTime { class, text } => {
+            let entry = find_class(class, "a date", source)?;
+            let mut args = [
+                engine::bytes(DATETIME_FORMAT.as_bytes()),
+                engine::bytes(text),
+            ];
+            match engine::call_static(entry, "createfromformat", &mut args) {
+                Some(result) if result.is_object() => result,
+                _ if engine::exception_pending() => return Err(ExtError::Pending),
+                _ => {
+                    return Err(source.fail(format_args!(
+                        "the stored date '{}' does not parse as {} (format {DATETIME_FORMAT}, \
+                         at byte {at})",
+                        lossy(text),
+                        lossy(class)
+                    )))
+                }
+            }
+        }
+    })
+}
+
+fn find_class(name: &[u8], what: &str, source: &Source<'_>) -> ExtResult<&'static ClassEntry> {
+    match engine::lookup_class(name) {
+        Some(entry) => Ok(entry),
+        None if engine::exception_pending() => Err(ExtError::Pending),
+        None => Err(source.fail(format_args!(
+            "it contains {what} of class {}, which does not exist and could not be autoloaded",
+            lossy(name)
+        ))),
+    }
+}
+
+fn enum_case(class: &ClassEntry, case: Key<'_>, source: &Source<'_>) -> ExtResult<Zval> {
+    let name = lossy(engine::class_name(class));
+    if class.ce_flags & engine::ACC_ENUM == 0 {
+        return Err(source.fail(format_args!(
+            "it contains an enum case of {name}, which is not an enum"
+        )));
+    }
+    let found = if class.enum_backing_type as u8 == engine::IS_UNDEF {
+        match case {
+            Key::Str(case_name) => engine::enum_case_by_name(class, case_name),
+            Key::Int(_) => None,
+        }
+    } else {
+        engine::enum_case_by_value(class, case)
+    };
+    if engine::exception_pending() {
+        return Err(ExtError::Pending);
+    }
+    found.ok_or_else(|| {
+        let shown = match case {
+            Key::Int(number) => number.to_string(),
+            Key::Str(text) => format!("'{}'", lossy(text)),
+        };
+        source.fail(format_args!("enum {name} has no case {shown} any more"))
+    })
+}

@@ -1,0 +1,485 @@
+//! Thin wrappers over the Zend engine calls and structures ext-php-rs does not wrap (or wraps
+//! in a way that is not binary-safe): zval types, raw hash-table iteration, array building with
+//! byte-string keys, class lookup with autoload, property writes in a class scope, enum cases,
+//! static method calls.
+//!
+//! Owns: every `extern "C"` declaration of the extension and every raw pointer walk over engine
+//! structures. Must never: hand out a borrowed engine pointer past the call that produced it, or
+//! drop a zval whose ownership moved into a hash table.
+
+use std::ffi::{c_char, c_int};
+use std::ptr;
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::convert::IntoZval;
+use ext_php_rs::ffi::{
+    self, zend_class_entry, zend_object, zend_string, zval, HashTable as RawHashTable,
+};
+use ext_php_rs::types::{ZendHashTable, ZendObject, ZendStr, Zval};
+use ext_php_rs::zend::{ClassEntry, ExecutorGlobals, ModuleEntry};
+
+// Zend type codes (Zend/zend_types.h).
+pub const IS_UNDEF: u8 = 0;
+pub const IS_NULL: u8 = 1;
+pub const IS_FALSE: u8 = 2;
+pub const IS_TRUE: u8 = 3;
+pub const IS_LONG: u8 = 4;
+pub const IS_DOUBLE: u8 = 5;
+pub const IS_STRING: u8 = 6;
+pub const IS_ARRAY: u8 = 7;
+pub const IS_OBJECT: u8 = 8;
+pub const IS_RESOURCE: u8 = 9;
+pub const IS_REFERENCE: u8 = 10;
+pub const IS_INDIRECT: u8 = 12;
+
+// Class and member flags (Zend/zend_compile.h).
+pub const ACC_STATIC: u32 = 1 << 4;
+pub const ACC_INTERFACE: u32 = 1 << 0;
+pub const ACC_TRAIT: u32 = 1 << 1;
+pub const ACC_ANON_CLASS: u32 = 1 << 2;
+pub const ACC_IMPLICIT_ABSTRACT_CLASS: u32 = 1 << 4;
+pub const ACC_EXPLICIT_ABSTRACT_CLASS: u32 = 1 << 6;
+pub const ACC_ENUM: u32 = 1 << 28;
+const CLASS_CONST_IS_CASE: u32 = 1 << 6;
+const HASH_FLAG_PACKED: u32 = 1 << 2;
+
+extern "C" {
+    // All exported by the PHP binary; resolved when the extension is loaded.
+    fn zend_ini_string_ex(
+        name: *const c_char,
+        len: usize,
+        orig: c_int,
+        exists: *mut bool,
+    ) -> *mut c_char;
+    fn zend_update_property_ex(
+        scope: *mut zend_class_entry,
+        object: *mut zend_object,
+        name: *mut zend_string,
+        value: *mut zval,
+    );
+    fn zend_enum_get_case_by_value(
+        result: *mut *mut zend_object,
+        ce: *mut zend_class_entry,
+        long_key: i64,
+        string_key: *mut zend_string,
+        try_from: bool,
+    ) -> c_int;
+    fn display_ini_entries(module: *mut ModuleEntry);
+    fn zend_clear_exception();
+}
+
+/// The type code of a zval (references not followed).
+pub fn type_of(value: &Zval) -> u8 {
+    // SAFETY: every zval has its type in the low byte of `u1.type_info`.
+    unsafe { value.u1.v.type_ }
+}
+
+/// Follow a reference to the value it holds.
+pub fn deref(value: &Zval) -> &Zval {
+    if type_of(value) == IS_REFERENCE {
+        // SAFETY: an IS_REFERENCE zval points at a live zend_reference whose first value is `val`.
+        unsafe { &(*value.value.ref_).val }
+    } else {
+        value
+    }
+}
+
+/// Bytes of a zend_string.
+pub fn zstr_bytes<'a>(s: *const zend_string) -> &'a [u8] {
+    // SAFETY: callers pass live zend_strings; `ZendStr` is the same type.
+    unsafe { (*(s as *const ZendStr)).as_bytes() }
+}
+
+/// The current value of an ini setting (`None` if it is not registered).
+pub fn ini_string(name: &str) -> Option<String> {
+    let mut exists = false;
+    // SAFETY: `name` is valid for `len` bytes; the returned pointer is a NUL-terminated string
+    // owned by the ini table for the rest of the request.
+    unsafe {
+        let value = zend_ini_string_ex(name.as_ptr().cast(), name.len(), 0, &mut exists);
+        if value.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(value)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+pub fn print_ini_entries(module: *mut ModuleEntry) {
+    // SAFETY: `module` is the module entry PHP handed to the info function.
+    unsafe { display_ini_entries(module) }
+}
+
+/// True if a PHP exception is pending (thrown by code we called).
+pub fn exception_pending() -> bool {
+    ExecutorGlobals::has_exception()
+}
+
+/// Drop the pending PHP exception, as `catch` does.
+pub fn clear_exception() {
+    if exception_pending() {
+        // SAFETY: we run on the PHP thread inside a request; this is what `catch` does.
+        unsafe { zend_clear_exception() };
+    }
+}
+
+/// One key of a PHP array.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+}
+
+/// Visit every live element of `table` in order, with INDIRECT slots followed and
+/// uninitialized (UNDEF) slots skipped. Keys are returned as stored (property tables keep
+/// their mangled names).
+pub fn for_each<'a, E>(
+    table: &'a RawHashTable,
+    mut visit: impl FnMut(Key<'a>, &'a Zval) -> Result<(), E>,
+) -> Result<(), E> {
+    // SAFETY: `table` is a live hash table; we read `nNumUsed` slots of the storage matching
+    // its packed flag, exactly as ZEND_HASH_FOREACH does.
+    unsafe {
+        let used = table.nNumUsed as usize;
+        let packed = table.u.flags & HASH_FLAG_PACKED != 0;
+        for index in 0..used {
+            let (key, value): (Key<'a>, &'a Zval) = if packed {
+                let slot = &*table.__bindgen_anon_1.arPacked.add(index);
+                (Key::Int(index as i64), slot)
+            } else {
+                let bucket = &*table.__bindgen_anon_1.arData.add(index);
+                let key = if bucket.key.is_null() {
+                    Key::Int(bucket.h as i64)
+                } else {
+                    Key::Str(zstr_bytes(bucket.key))
+                };
+                (key, &bucket.val)
+            };
+            let mut value = value;
+            if type_of(value) == IS_INDIRECT {
+                value = &*value.value.zv;
+            }
+            if type_of(value) == IS_UNDEF {
+                continue;
+            }
+            visit(key, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Number of live elements.
+pub fn element_count(table: &RawHashTable) -> u32 {
+    table.nNumOfElements
+}
+
+/// A new PHP array being filled; values move into it.
+pub struct ArrayBuilder {
+    table: ZBox<ZendHashTable>,
+}
+
+impl ArrayBuilder {
+    pub fn with_capacity(capacity: u32) -> Self {
+        ArrayBuilder {
+            table: ZendHashTable::with_capacity(capacity),
+        }
+    }
+
+    pub fn push(&mut self, mut value: Zval) {
+        // SAFETY: the table is live; the engine copies the zval bits, so ownership moves into
+        // the table and our copy must not be destroyed.
+        unsafe { ffi::zend_hash_next_index_insert(&mut *self.table, &mut value) };
+        std::mem::forget(value);
+    }
+
+    /// Insert with PHP's key semantics: a canonical decimal string key becomes an int key.
+    pub fn insert(&mut self, key: Key<'_>, mut value: Zval) {
+        let key = match key {
+            Key::Str(bytes) => match canonical_int_key(bytes) {
+                Some(index) => Key::Int(index),
+                None => Key::Str(bytes),
+            },
+            key => key,
+        };
+        // SAFETY: as in `push`; the key bytes are valid for their length.
+        unsafe {
+            match key {
+                Key::Int(index) => {
+                    ffi::zend_hash_index_update(&mut *self.table, index as u64, &mut value);
+                }
+                Key::Str(bytes) => {
+                    ffi::zend_hash_str_update(
+                        &mut *self.table,
+                        bytes.as_ptr().cast(),
+                        bytes.len(),
+                        &mut value,
+                    );
+                }
+            }
+        }
+        std::mem::forget(value);
+    }
+
+    pub fn insert_str(&mut self, key: &str, value: Zval) {
+        self.insert(Key::Str(key.as_bytes()), value);
+    }
+
+    pub fn into_zval(self) -> Zval {
+        let mut out = Zval::new();
+        out.set_hashtable(self.table);
+        out
+    }
+}
+
+/// The int a string array key turns into in PHP (`"12"` → 12, `"012"` stays a string).
+fn canonical_int_key(bytes: &[u8]) -> Option<i64> {
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    let canonical = match digits {
+        [b'0'] => bytes.len() == 1,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit) && digits.len() <= 19,
+        _ => false,
+    };
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+pub fn long(value: i64) -> Zval {
+    let mut out = Zval::new();
+    out.set_long(value);
+    out
+}
+
+pub fn bool_value(value: bool) -> Zval {
+    let mut out = Zval::new();
+    out.set_bool(value);
+    out
+}
+
+pub fn double(value: f64) -> Zval {
+    let mut out = Zval::new();
+    out.set_double(value);
+    out
+}
+
+pub fn null() -> Zval {
+    let mut out = Zval::new();
+    out.set_null();
+    out
+}
+
+pub fn bytes(value: &[u8]) -> Zval {
+    let mut out = Zval::new();
+    out.set_zend_string(ZendStr::new(value, false));
+    out
+}
+
+pub fn object(value: ZBox<ZendObject>) -> Zval {
+    let mut out = Zval::new();
+    // `ZBox<ZendObject>` into a zval cannot fail: it only moves the reference.
+    let _ = value.set_zval(&mut out, false);
+    out
+}
+
+/// The class name as PHP stores it.
+pub fn class_name(ce: &ClassEntry) -> &[u8] {
+    zstr_bytes(ce.name)
+}
+
+/// A class name as given by PHP code, without the leading backslash.
+pub fn normalize_class(name: &[u8]) -> &[u8] {
+    name.strip_prefix(b"\\").unwrap_or(name)
+}
+
+/// Look a class up by name, running the autoloader if it is not loaded yet.
+pub fn lookup_class(name: &[u8]) -> Option<&'static ClassEntry> {
+    let name = normalize_class(name);
+    if name.is_empty() || name.contains(&0) {
+        return None;
+    }
+    ExecutorGlobals::get().class_table()?;
+    let mut name = ZendStr::new(name, false);
+    // SAFETY: `name` is a live zend_string; flags 0 allows autoloading; class entries live
+    // at least until the end of the request, which outlives every use we make of them.
+    unsafe { ffi::zend_lookup_class_ex(&mut *name, ptr::null_mut(), 0).as_ref() }
+}
+
+/// Why a class cannot be instantiated without a constructor, if it cannot.
+pub fn not_instantiable(ce: &ClassEntry) -> Option<&'static str> {
+    let flags = ce.ce_flags;
+    if flags & ACC_INTERFACE != 0 {
+        Some("is an interface")
+    } else if flags & ACC_TRAIT != 0 {
+        Some("is a trait")
+    } else if flags & ACC_ENUM != 0 {
+        Some("is an enum")
+    } else if flags & (ACC_EXPLICIT_ABSTRACT_CLASS | ACC_IMPLICIT_ABSTRACT_CLASS) != 0 {
+        Some("is abstract")
+    } else {
+        None
+    }
+}
+
+/// A declared (non-static) property of `ce` by its plain name: the interned name and the
+/// class that declares it (whose scope may write it, also when it is private or readonly).
+pub fn declared_property(
+    ce: &ClassEntry,
+    name: &[u8],
+) -> Option<(*mut zend_string, *mut zend_class_entry)> {
+    // SAFETY: `properties_info` is a live, non-packed table of IS_PTR zend_property_info; a
+    // found value is the first field of its Bucket, so the Bucket's key is reachable from it.
+    unsafe {
+        let found = ffi::zend_hash_str_find(&ce.properties_info, name.as_ptr().cast(), name.len());
+        if found.is_null() {
+            return None;
+        }
+        let info = (*found).value.ptr as *const ffi::zend_property_info;
+        if info.is_null() || (*info).flags & ACC_STATIC != 0 {
+            return None;
+        }
+        let bucket = found as *const ffi::Bucket;
+        let key = (*bucket).key;
+        if key.is_null() {
+            return None;
+        }
+        Some((key, (*info).ce))
+    }
+}
+
+/// `$object->name = $value` as code of class `scope` would write it (typed-property
+/// coercion, readonly initialisation). Leaves a PHP exception pending on failure.
+pub fn write_property(
+    scope: *mut zend_class_entry,
+    object: &mut ZendObject,
+    name: *mut zend_string,
+    mut value: Zval,
+) {
+    // SAFETY: all pointers are live; the engine copies (adds a reference to) the value, and
+    // our zval releases its own reference when dropped.
+    unsafe { zend_update_property_ex(scope, object, name, &mut value) };
+}
+
+/// The case of enum `ce` named `name`, if there is one.
+pub fn enum_case_by_name(ce: &ClassEntry, name: &[u8]) -> Option<Zval> {
+    // SAFETY: `constants_table` maps names to IS_PTR zend_class_constant; we only ask the
+    // engine for the case after checking it exists and is a case (zend_enum_get_case asserts).
+    unsafe {
+        let found = ffi::zend_hash_str_find(&ce.constants_table, name.as_ptr().cast(), name.len());
+        if found.is_null() {
+            return None;
+        }
+        let constant = (*found).value.ptr as *const ffi::zend_class_constant;
+        if constant.is_null() || (*constant).value.u2.constant_flags & CLASS_CONST_IS_CASE == 0 {
+            return None;
+        }
+        let mut zname = ZendStr::new(name, false);
+        let case = ffi::zend_enum_get_case(ptr::from_ref(ce).cast_mut(), &mut *zname);
+        if case.is_null() {
+            return None;
+        }
+        let mut out = Zval::new();
+        out.set_object(&mut *case);
+        Some(out)
+    }
+}
+
+/// The case of backed enum `ce` whose value is `value` (int or string), if there is one.
+pub fn enum_case_by_value(ce: &ClassEntry, value: Key<'_>) -> Option<Zval> {
+    let backing = ce.enum_backing_type as u8;
+    let mut result: *mut zend_object = ptr::null_mut();
+    // SAFETY: `ce` is a backed enum of the matching backing type (checked before the call, the
+    // engine asserts it); `try_from` makes a missing case return SUCCESS with a null result.
+    unsafe {
+        let status = match value {
+            Key::Int(number) if backing == IS_LONG => zend_enum_get_case_by_value(
+                &mut result,
+                ptr::from_ref(ce).cast_mut(),
+                number,
+                ptr::null_mut(),
+                true,
+            ),
+            Key::Str(text) if backing == IS_STRING => {
+                let mut key = ZendStr::new(text, false);
+                zend_enum_get_case_by_value(
+                    &mut result,
+                    ptr::from_ref(ce).cast_mut(),
+                    0,
+                    &mut *key,
+                    true,
+                )
+            }
+            _ => return None,
+        };
+        if status != 0 || result.is_null() {
+            return None;
+        }
+        let mut out = Zval::new();
+        out.set_object(&mut *result);
+        Some(out)
+    }
+}
+
+/// Call a static method `ce::method(...args)` (with late static binding to `ce`).
+/// `None` if the method does not exist or an exception is pending afterwards.
+pub fn call_static(ce: &ClassEntry, method_lc: &str, args: &mut [Zval]) -> Option<Zval> {
+    // SAFETY: `function_table` is live; the function pointer found there stays valid during the
+    // call; `args` are initialised zvals the callee only reads (it adds references).
+    unsafe {
+        let function = ffi::zend_hash_str_find_ptr_lc(
+            &ce.function_table,
+            method_lc.as_ptr().cast(),
+            method_lc.len(),
+        ) as *mut ffi::zend_function;
+        if function.is_null() {
+            return None;
+        }
+        let mut result = Zval::new();
+        ffi::zend_call_known_function(
+            function,
+            ptr::null_mut(),
+            ptr::from_ref(ce).cast_mut(),
+            &mut result,
+            args.len() as u32,
+            args.as_mut_ptr(),
+            ptr::null_mut(),
+        );
+        if exception_pending() {
+            return None;
+        }
+        Some(result)
+    }
+}
+
+/// The property table of an object (declared slots and dynamic properties), as its class's
+/// handler builds it.
+pub fn object_properties(object: &ZendObject) -> Option<&RawHashTable> {
+    // SAFETY: every object has a handlers table; `get_properties` returns a table owned by
+    // the object (it stays valid while the object lives and is not modified).
+    unsafe {
+        let handlers = object.handlers;
+        let get_properties = (*handlers).get_properties?;
+        get_properties(ptr::from_ref(object).cast_mut()).as_ref()
+    }
+}
+
+/// A property table key without its visibility mangling: (plain name, is public).
+pub fn unmangle(key: &[u8]) -> (&[u8], bool) {
+    match key.strip_prefix(b"\0") {
+        Some(rest) => match rest.iter().position(|b| *b == 0) {
+            Some(end) => (&rest[end + 1..], false),
+            None => (rest, false),
+        },
+        None => (key, true),
+    }
+}
+
+/// The object in slot `index` of an object's declared-property table (enum `name`/`value`).
+pub fn property_slot(object: &ZendObject, index: usize) -> &Zval {
+    // SAFETY: callers only ask for slots the class declares (enums always have name at 0 and,
+    // when backed, value at 1); `properties_table` is a trailing array of that many zvals.
+    unsafe { &*object.properties_table.as_ptr().add(index) }
+}
