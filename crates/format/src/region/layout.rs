@@ -1,4 +1,6 @@
-//! Offsets and sizes of docs/region.md, as constants. Nothing outside `region` hard-codes these.
+//! Offsets and sizes of docs/region.md, as constants, plus the arithmetic that derives record
+//! sizes and chunked-list positions from them. Nothing outside `region` hard-codes these.
+//! Must never: disagree with docs/region.md.
 
 pub const HEADER_BYTES: u64 = 4096;
 pub const ARENA_START: u64 = HEADER_BYTES;
@@ -51,9 +53,64 @@ pub const INDEX_HEADER_BYTES: u64 = 16;
 pub const INDEX_SLOT_BYTES: u64 = 16;
 pub const INDEX_CAPACITY_INITIAL: u64 = 1024;
 
+/// Class header: `u32 class index, u32 name_len` at 0, live count at 8, the entity list at 16.
+pub const CLASS_OFF_LIVE_COUNT: u64 = 8;
+pub const CLASS_OFF_ENTITY_LIST: u64 = 16;
+/// Hash table: `u64 capacity` at 0, `u64 used` at 8, slots from 16.
+pub const INDEX_OFF_USED: u64 = 8;
+/// Bytes of the first chunk of a chunked list; chunk k is this << k.
+pub const LIST_FIRST_CHUNK_BYTES: u64 = 8 * LIST_FIRST_CHUNK_ENTRIES;
+
 /// Round up to the 8-byte alignment every record and cell keeps.
 pub const fn align8(n: u64) -> u64 {
     (n + 7) & !7
+}
+
+/// Where entry `index` of a chunked list lives: (chunk, entry inside the chunk).
+/// The chunk may be ≥ [`LIST_CHUNKS_MAX`] for absurd indexes; callers check.
+pub fn list_slot(index: u64) -> (u64, u64) {
+    let chunk = u64::from((index / LIST_FIRST_CHUNK_ENTRIES + 1).ilog2());
+    // chunk ≤ 60 here, so neither the shift nor the product overflows.
+    let first_in_chunk = LIST_FIRST_CHUNK_ENTRIES * ((1u64 << chunk) - 1);
+    (chunk, index - first_in_chunk)
+}
+
+/// Bytes of chunk `chunk` of a chunked list (`chunk` < [`LIST_CHUNKS_MAX`]).
+pub const fn list_chunk_bytes(chunk: u64) -> u64 {
+    LIST_FIRST_CHUNK_BYTES << chunk
+}
+
+pub const fn cell_bytes(key_len: u64) -> u64 {
+    align8(CELL_HEADER_BYTES + key_len)
+}
+
+pub const fn class_header_bytes(name_len: u64) -> u64 {
+    align8(CLASS_HEADER_BYTES + name_len)
+}
+
+pub const fn entity_record_bytes(uuid_len: u64, data_len: u64) -> u64 {
+    align8(ENTITY_RECORD_HEADER_BYTES + uuid_len + data_len)
+}
+
+pub const fn event_record_bytes(
+    stream_len: u64,
+    type_len: u64,
+    metadata_len: u64,
+    payload_len: u64,
+) -> u64 {
+    align8(EVENT_RECORD_HEADER_BYTES + stream_len + type_len + metadata_len + payload_len)
+}
+
+pub const fn index_table_bytes(capacity: u64) -> u64 {
+    INDEX_HEADER_BYTES + capacity * INDEX_SLOT_BYTES
+}
+
+/// Key of an entity cell: the class index (LE) followed by the uuid bytes.
+pub fn entity_key(class_index: u32, uuid: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + uuid.len());
+    key.extend_from_slice(&class_index.to_le_bytes());
+    key.extend_from_slice(uuid);
+    key
 }
 
 /// FNV-1a 64 over the cell kind then the key; 0 is reserved for "empty slot".
@@ -67,5 +124,27 @@ pub fn key_hash(kind: u8, key: &[u8]) -> u64 {
         1
     } else {
         hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_slot_matches_the_documented_chunking() {
+        assert_eq!(list_slot(0), (0, 0));
+        assert_eq!(list_slot(15), (0, 15));
+        assert_eq!(list_slot(16), (1, 0));
+        assert_eq!(list_slot(47), (1, 31));
+        assert_eq!(list_slot(48), (2, 0));
+        assert_eq!(list_slot(u64::MAX).0, 60);
+        let mut index = 0;
+        for chunk in 0..12u64 {
+            for entry in 0..(LIST_FIRST_CHUNK_ENTRIES << chunk) {
+                assert_eq!(list_slot(index), (chunk, entry));
+                index += 1;
+            }
+        }
     }
 }

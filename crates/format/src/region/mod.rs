@@ -5,13 +5,28 @@
 //! and by `eventsrv status`.
 //! Must never: let a reader follow an offset without bounds-checking it against the mapping and
 //! the arena tail; write a published byte other than the fields marked atomic in docs/region.md.
+//!
+//! Files: `layout` (constants and size arithmetic), `reader` (mapping, view, header, checked
+//! primitives), `queries` (the reader's entity, stream and checkpoint lookups),
+//! `writer` (file lifecycle, allocator, public mutations), and one file per structure, each
+//! holding both its checked reader side and its writer side: `records` (cells, class headers,
+//! entity and event records), `index` (the hash table), `list` (chunked lists), and `entities`
+//! (the writer's entity bookkeeping).
 
+mod entities;
+mod index;
 pub mod layout;
+mod list;
+mod queries;
 mod reader;
+mod records;
 mod writer;
 
-pub use reader::{EntityIter, EntityRef, EventRef, HeaderSnapshot, MappedRegion, RegionView};
-pub use writer::{RegionStats, RegionWriter};
+pub use queries::{EntityIter, EntityRef, EventRef};
+pub use reader::{HeaderSnapshot, MappedRegion, RegionView};
+pub use writer::{
+    RegionStats, RegionWriter, INDEX_GROWTH_SHARE_PER_KEY_BYTES, LIST_SHARE_PER_ENTRY_BYTES,
+};
 
 use std::fmt;
 
@@ -30,11 +45,21 @@ pub enum RegionError {
     Io(String),
     /// The file is not an eventsrv region (bad magic or too small).
     NotARegion(String),
-    LayoutVersion { found: u32, expected: u32 },
+    LayoutVersion {
+        found: u32,
+        expected: u32,
+    },
     /// A reader found a broken invariant at `offset`.
-    Corrupt { offset: u64, what: String },
+    Corrupt {
+        offset: u64,
+        what: String,
+    },
     /// The arena has no room for what the writer was asked to add.
-    Full { needed: u64, available: u64, region_bytes: u64 },
+    Full {
+        needed: u64,
+        available: u64,
+        region_bytes: u64,
+    },
 }
 
 impl fmt::Display for RegionError {
@@ -50,7 +75,11 @@ impl fmt::Display for RegionError {
             RegionError::Corrupt { offset, what } => {
                 write!(f, "state region corrupt at byte {offset}: {what}")
             }
-            RegionError::Full { needed, available, region_bytes } => write!(
+            RegionError::Full {
+                needed,
+                available,
+                region_bytes,
+            } => write!(
                 f,
                 "state region full: need {needed} bytes, {available} free of {region_bytes}; \
                  restart the daemon with a larger --region-size"

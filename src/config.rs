@@ -1,0 +1,271 @@
+//! Settings of `eventsrv serve` and the daemon's own named bounds.
+//!
+//! Owns: resolving each setting with the precedence flag > environment > config file > default
+//! (clap folds flag and environment together; this module adds the file and the defaults), and
+//! every bound that only the daemon enforces (the shared ones live in `eventsrv_format::limits`).
+//! Must never: touch the file system beyond reading the config file.
+
+use eventsrv_format::limits::{REGION_BYTES_DEFAULT, REGION_BYTES_MIN, SEGMENT_BYTES_MAX};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DATA_DIR_DEFAULT: &str = "/var/lib/eventsrv";
+pub const SOCKET_DEFAULT: &str = "/run/eventsrv/eventsrv.sock";
+pub const REGION_DEFAULT: &str = "/dev/shm/eventsrv.region";
+pub const SOCKET_MODE_DEFAULT: u32 = 0o660;
+
+/// Once the first byte of a frame arrived, the rest must arrive within this bound.
+pub const FRAME_REST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on writing one response to a client that does not read.
+pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on probing an existing socket file for a live daemon before calling it stale.
+pub const SOCKET_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bound on waiting for connection threads to finish during shutdown.
+pub const SHUTDOWN_CONNECTIONS_WAIT: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+/// Boot logs a progress line every this many replayed records.
+pub const REPLAY_PROGRESS_RECORDS: u64 = 100_000;
+/// `eventsrv tail --follow` polls the log this often.
+pub const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// `eventsrv status` gives up on the daemon after this long and reads the region instead.
+pub const STATUS_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+/// Smallest segment size the hidden `--segment-bytes` flag accepts (tests force tiny segments).
+pub const SEGMENT_BYTES_MIN: u64 = 4096;
+/// Largest config file read.
+pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Fully resolved settings of one daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub region: PathBuf,
+    pub region_bytes: u64,
+    pub socket_mode: u32,
+    pub segment_bytes_max: u64,
+}
+
+/// Values given as flags or environment variables (clap merges the two).
+#[derive(Debug, Clone, Default)]
+pub struct ServeOverrides {
+    pub data_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub region: Option<PathBuf>,
+    pub region_bytes: Option<u64>,
+    pub socket_mode: Option<u32>,
+    pub config: Option<PathBuf>,
+    pub segment_bytes_max: Option<u64>,
+}
+
+/// The TOML config file. Unknown keys are refused so a typo is loud.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    region: Option<PathBuf>,
+    region_size: Option<SizeValue>,
+    socket_mode: Option<ModeValue>,
+}
+
+/// `region_size = 1073741824` or `region_size = "1GiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+/// `socket_mode = "0660"` (octal text) or `socket_mode = 0o660` (a TOML octal integer).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ModeValue {
+    Mode(u32),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ServeConfig {
+    pub fn resolve(overrides: ServeOverrides) -> Result<ServeConfig, ConfigError> {
+        let file = match &overrides.config {
+            Some(path) => read_config_file(path)?,
+            None => ConfigFile::default(),
+        };
+        let file_region_bytes = match file.region_size {
+            Some(SizeValue::Bytes(bytes)) => Some(bytes),
+            Some(SizeValue::Text(text)) => Some(
+                parse_size(&text)
+                    .map_err(|why| ConfigError(format!("config region_size: {why}")))?,
+            ),
+            None => None,
+        };
+        let file_socket_mode = match file.socket_mode {
+            Some(ModeValue::Mode(mode)) => Some(mode),
+            Some(ModeValue::Text(text)) => Some(
+                parse_socket_mode(&text)
+                    .map_err(|why| ConfigError(format!("config socket_mode: {why}")))?,
+            ),
+            None => None,
+        };
+        let config = ServeConfig {
+            data_dir: overrides
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| DATA_DIR_DEFAULT.into()),
+            socket: overrides
+                .socket
+                .or(file.socket)
+                .unwrap_or_else(|| SOCKET_DEFAULT.into()),
+            region: overrides
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| REGION_DEFAULT.into()),
+            region_bytes: overrides
+                .region_bytes
+                .or(file_region_bytes)
+                .unwrap_or(REGION_BYTES_DEFAULT),
+            socket_mode: overrides
+                .socket_mode
+                .or(file_socket_mode)
+                .unwrap_or(SOCKET_MODE_DEFAULT),
+            segment_bytes_max: overrides.segment_bytes_max.unwrap_or(SEGMENT_BYTES_MAX),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.region_bytes < REGION_BYTES_MIN {
+            return Err(ConfigError(format!(
+                "region size {} bytes is below the minimum of {REGION_BYTES_MIN}",
+                self.region_bytes
+            )));
+        }
+        if self.socket_mode > 0o777 {
+            return Err(ConfigError(format!(
+                "socket mode {:o} is not a permission mode",
+                self.socket_mode
+            )));
+        }
+        if self.segment_bytes_max < SEGMENT_BYTES_MIN {
+            return Err(ConfigError(format!(
+                "segment size must be at least {SEGMENT_BYTES_MIN} bytes"
+            )));
+        }
+        for (what, path) in [
+            ("data dir", &self.data_dir),
+            ("socket", &self.socket),
+            ("region", &self.region),
+        ] {
+            if path.as_os_str().is_empty() {
+                return Err(ConfigError(format!("{what} path is empty")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let fail = |why: String| ConfigError(format!("config file {}: {why}", path.display()));
+    let metadata = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if metadata.len() > CONFIG_FILE_BYTES_MAX {
+        return Err(fail(format!("larger than {CONFIG_FILE_BYTES_MAX} bytes")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| fail(e.to_string()))
+}
+
+/// Octal permission bits, e.g. `0660` or `660`.
+pub fn parse_socket_mode(text: &str) -> Result<u32, String> {
+    let digits = text.trim().trim_start_matches("0o");
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| format!("{text:?} is not an octal mode like 0660"))?;
+    if mode > 0o777 {
+        return Err(format!("{text:?} has bits outside 0777"));
+    }
+    Ok(mode)
+}
+
+/// Bytes, optionally with a binary suffix: `1073741824`, `64MiB`, `1G`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size in bytes"))?;
+    let shift = match suffix.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        "T" | "TiB" => 40,
+        other => return Err(format!("unknown size suffix {other:?} (use KiB, MiB, GiB)")),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("eventsrv.toml");
+        std::fs::write(
+            &path,
+            "socket = \"/tmp/from-file.sock\"\nregion_size = \"64MiB\"\nsocket_mode = \"0600\"\n",
+        )
+        .expect("write config");
+        let overrides = ServeOverrides {
+            socket: Some("/tmp/from-flag.sock".into()),
+            config: Some(path),
+            ..ServeOverrides::default()
+        };
+        let config = ServeConfig::resolve(overrides).expect("resolves");
+        assert_eq!(config.socket, PathBuf::from("/tmp/from-flag.sock"));
+        assert_eq!(config.region_bytes, 64 << 20);
+        assert_eq!(config.socket_mode, 0o600);
+        assert_eq!(config.data_dir, PathBuf::from(DATA_DIR_DEFAULT));
+        assert_eq!(config.region, PathBuf::from(REGION_DEFAULT));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("eventsrv.toml");
+        std::fs::write(&path, "sockett = \"/x\"\n").expect("write config");
+        let error = ServeConfig::resolve(ServeOverrides {
+            config: Some(path),
+            ..Default::default()
+        });
+        assert!(error.is_err());
+        assert!(parse_socket_mode("0999").is_err());
+        assert_eq!(parse_socket_mode("0660"), Ok(0o660));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("12 parsecs").is_err());
+        let small = ServeOverrides {
+            region_bytes: Some(1),
+            ..Default::default()
+        };
+        assert!(ServeConfig::resolve(small).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! eventsrv: the daemon and CLI that own the event log and publish the application state in a
+//! shared-memory region that PHP processes read.
+//!
+//! How data moves:
+//!
+//! ```text
+//!  PHP client ──frame──► connection ──WriterMessage──► writer ──one write + fdatasync──► log
+//!                ◄─frame── (thread per client) ◄─reply── (one thread) ──apply + publish──► region
+//! ```
+//!
+//! Map of the crate (one file per concept):
+//! - [`cli`]: the command line (`serve`, `status`, `tail`, `events`) and its dispatch.
+//! - [`client`]: a minimal blocking socket client (CLI, stale-socket probe).
+//! - [`config`]: resolving `serve` settings (flag > env > config file > default) and the
+//!   daemon-only named bounds (timeouts, poll intervals).
+//! - [`logging`]: tracing subscriber setup (`EVENTSRV_LOG`, text or JSON).
+//! - [`data_dir`]: the data directory and its exclusive `LOCK`.
+//! - [`log`]: the append-only segment files: open + recover on start, group-commit appends,
+//!   read-only scanning for the CLI.
+//! - [`state`]: what the writer needs from the state region, as a trait ([`state::StateStore`]),
+//!   implemented by the format crate's `RegionWriter`.
+//! - [`batch`]: planning one group commit: validation, expected versions, positions.
+//! - [`boot`]: open the log and replay it into a fresh region.
+//! - [`writer`]: the single writer thread: validate, group-commit, apply, publish, reply.
+//! - [`server`]: the listening socket, the accept loop and orderly shutdown.
+//! - [`connection`]: one client connection: frames in, requests to the writer, frames out.
+//! - [`shutdown`]: the signal/fatal-error trigger that stops the daemon.
+//! - [`status`]: the status report (daemon side and `eventsrv status`).
+//! - [`inspect`]: `eventsrv tail` / `eventsrv events`: events as JSON lines.
+//! - [`serve`]: `eventsrv serve`, wiring all of the above together.
+//!
+//! Byte layouts live in the `eventsrv-format` crate only; nothing here encodes one by hand.
+
+pub mod batch;
+pub mod boot;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod data_dir;
+pub mod inspect;
+pub mod log;
+pub mod logging;
+pub mod serve;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod status;
+pub mod writer;

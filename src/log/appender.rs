@@ -1,0 +1,139 @@
+//! The open log: appending group-committed batches to the highest segment.
+//!
+//! Owns: the active segment's file handle, one `write_all` + one `fdatasync` per batch, and
+//! rolling to a new segment once the active one passes the segment size at a batch boundary.
+//! Must never: write a record that breaks an ordering invariant (asserted: that is a writer bug),
+//! or report a batch durable before `fdatasync` returned.
+
+use super::scan::OrderCheck;
+use super::segment::{create_segment, segment_path};
+use super::LogError;
+use eventsrv_format::limits::BATCH_BYTES_MAX;
+use eventsrv_format::log_record::{encode_record, LogRecord};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Sizes for `eventsrv status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogStats {
+    pub segments: u64,
+    pub bytes: u64,
+    pub last_position: u64,
+    pub last_commit_position: u64,
+}
+
+pub struct Log {
+    dir: PathBuf,
+    active: File,
+    active_index: u64,
+    active_bytes: u64,
+    sealed_bytes: u64,
+    segment_bytes_max: u64,
+    order: OrderCheck,
+    buffer: Vec<u8>,
+}
+
+impl Log {
+    /// Built by [`super::recovery::open`] once every segment verified (and by tests that need a
+    /// log on a failing device).
+    pub(crate) fn from_parts(
+        dir: PathBuf,
+        active: File,
+        active_index: u64,
+        active_bytes: u64,
+        sealed_bytes: u64,
+        segment_bytes_max: u64,
+        order: OrderCheck,
+    ) -> Log {
+        assert!(active_index >= 1, "segments are numbered from 1");
+        Log {
+            dir,
+            active,
+            active_index,
+            active_bytes,
+            sealed_bytes,
+            segment_bytes_max,
+            order,
+            buffer: Vec::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn last_position(&self) -> u64 {
+        self.order.last_position()
+    }
+
+    pub fn last_commit_position(&self) -> u64 {
+        self.order.last_commit_position()
+    }
+
+    pub fn stats(&self) -> LogStats {
+        LogStats {
+            segments: self.active_index,
+            bytes: self.sealed_bytes + self.active_bytes,
+            last_position: self.order.last_position(),
+            last_commit_position: self.order.last_commit_position(),
+        }
+    }
+
+    /// Make `records` durable: one write, one fdatasync. Returns the bytes written.
+    /// After an error the log is in an unknown state: the caller must stop using it.
+    pub fn append(&mut self, records: &[LogRecord]) -> Result<u64, LogError> {
+        assert!(!records.is_empty(), "an empty batch is never written");
+        if self.active_bytes >= self.segment_bytes_max {
+            self.roll()?;
+        }
+        self.buffer.clear();
+        for record in records {
+            if let Err(why) = self.order.check_and_apply(record) {
+                panic!("the writer produced a record that breaks the log order: {why}");
+            }
+            encode_record(record, &mut self.buffer);
+        }
+        let path = segment_path(&self.dir, self.active_index);
+        self.active
+            .write_all(&self.buffer)
+            .map_err(LogError::io(&path, "write to"))?;
+        rustix::fs::fdatasync(&self.active).map_err(|errno| LogError::Io {
+            path: path.clone(),
+            action: "fdatasync",
+            source: errno.into(),
+        })?;
+        let written = self.buffer.len() as u64;
+        self.active_bytes += written;
+        if self.buffer.capacity() > BATCH_BYTES_MAX {
+            // One oversized request must not pin its buffer for the daemon's lifetime.
+            self.buffer = Vec::new();
+        }
+        Ok(written)
+    }
+
+    /// fdatasync the active segment (shutdown).
+    pub fn sync(&self) -> Result<(), LogError> {
+        rustix::fs::fdatasync(&self.active).map_err(|errno| LogError::Io {
+            path: segment_path(&self.dir, self.active_index),
+            action: "fdatasync",
+            source: errno.into(),
+        })
+    }
+
+    fn roll(&mut self) -> Result<(), LogError> {
+        let next = self.active_index + 1;
+        let file = create_segment(&self.dir, next, self.order.last_position())?;
+        tracing::info!(
+            sealed = %segment_path(&self.dir, self.active_index).display(),
+            sealed_bytes = self.active_bytes,
+            next = %segment_path(&self.dir, next).display(),
+            "rolled to a new log segment"
+        );
+        self.sealed_bytes += self.active_bytes;
+        self.active = file;
+        self.active_index = next;
+        self.active_bytes = eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64;
+        Ok(())
+    }
+}

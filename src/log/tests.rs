@@ -1,0 +1,302 @@
+//! Crash and corruption paths of the log: torn tails at every byte, flipped bits, gaps, rolls.
+
+use super::segment::{log_dir, segment_path};
+use super::*;
+use eventsrv_format::log_record::{
+    encode_record, CommitRecord, EventRecord, LogRecord, SEGMENT_HEADER_BYTES,
+};
+use eventsrv_format::vtree;
+use std::path::Path;
+
+fn event(position: u64, stream: &str, version: u64) -> LogRecord {
+    let mut payload = vtree::Encoder::new();
+    payload.begin_map(1);
+    payload.string(b"amount");
+    payload.int(position as i64 * 10);
+    let mut metadata = vtree::Encoder::new();
+    metadata.begin_map(0);
+    LogRecord::Event {
+        position,
+        event: EventRecord {
+            stream: stream.into(),
+            stream_version: version,
+            event_id: [position as u8; 16],
+            event_type: "App\\Deposited".into(),
+            recorded_at_us: 1_700_000_000_000_000,
+            metadata: metadata.into_bytes(),
+            payload: payload.into_bytes(),
+        },
+    }
+}
+
+fn open_collect(
+    data_dir: &Path,
+    segment_bytes_max: u64,
+) -> Result<(Log, RecoverySummary, Vec<LogRecord>), LogError> {
+    let mut seen = Vec::new();
+    let (log, summary) = open(data_dir, segment_bytes_max, &mut |r: &LogRecord| {
+        seen.push(r.clone());
+        Ok(())
+    })?;
+    Ok((log, summary, seen))
+}
+
+/// A log with three events in one segment; returns the byte offset where each record starts.
+fn three_events(data_dir: &Path) -> Vec<u64> {
+    let (mut log, _, _) = open_collect(data_dir, u64::MAX / 2).expect("fresh log");
+    let mut starts = Vec::new();
+    for (position, version) in [(1, 1), (2, 2), (3, 1)] {
+        starts.push(log.stats().bytes);
+        let stream = if position == 3 { "b" } else { "a" };
+        log.append(&[event(position, stream, version)])
+            .expect("append");
+    }
+    starts.push(log.stats().bytes);
+    starts
+}
+
+fn segment_one(data_dir: &Path) -> std::path::PathBuf {
+    segment_path(&log_dir(data_dir), 1)
+}
+
+#[test]
+fn records_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_events(dir.path());
+    let (log, summary, seen) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    assert_eq!(seen.len(), 3);
+    assert_eq!(summary.events, 3);
+    assert_eq!(summary.torn_tail, None);
+    assert_eq!(log.last_position(), 3);
+    assert_eq!(seen[2], event(3, "b", 1));
+}
+
+#[test]
+fn a_torn_tail_at_every_byte_of_the_last_record_is_cut() {
+    let source = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(source.path());
+    let original = std::fs::read(segment_one(source.path())).expect("read segment");
+    let (last_start, end) = (starts[2] as usize, starts[3] as usize);
+    assert_eq!(original.len(), end);
+    for cut in last_start..end {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(log_dir(dir.path())).expect("log dir");
+        std::fs::write(segment_one(dir.path()), &original[..cut]).expect("write torn copy");
+        let (mut log, summary, seen) = open_collect(dir.path(), u64::MAX / 2)
+            .unwrap_or_else(|e| panic!("cut at {cut} must recover: {e}"));
+        assert_eq!(seen.len(), 2, "cut at {cut}");
+        assert_eq!(
+            summary.torn_tail.as_ref().map(|t| t.bytes_cut),
+            (cut > last_start).then_some((cut - last_start) as u64)
+        );
+        assert_eq!(
+            std::fs::metadata(segment_one(dir.path()))
+                .expect("stat")
+                .len(),
+            last_start as u64
+        );
+        // The log goes on where it was cut.
+        log.append(&[event(3, "b", 1)])
+            .expect("append after recovery");
+        drop(log);
+        assert_eq!(
+            std::fs::read(segment_one(dir.path())).expect("read"),
+            original,
+            "cut at {cut}"
+        );
+    }
+}
+
+#[test]
+fn trailing_zero_bytes_are_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    bytes.extend_from_slice(&[0u8; 4096]);
+    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+    let (_, summary, seen) = open_collect(dir.path(), u64::MAX / 2).expect("recovers");
+    assert_eq!(seen.len(), 3);
+    let torn = summary.torn_tail.expect("zeros were cut");
+    assert_eq!((torn.offset, torn.bytes_cut), (starts[3], 4096));
+}
+
+#[test]
+fn every_bit_flip_in_a_middle_record_is_refused_with_its_segment_and_offset() {
+    let source = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(source.path());
+    let original = std::fs::read(segment_one(source.path())).expect("read segment");
+    let (middle_start, middle_end) = (starts[1] as usize, starts[2] as usize);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(log_dir(dir.path())).expect("log dir");
+    for byte in middle_start..middle_end {
+        for bit in 0..8 {
+            let mut damaged = original.clone();
+            damaged[byte] ^= 1 << bit;
+            std::fs::write(segment_one(dir.path()), &damaged).expect("write damaged copy");
+            match open_collect(dir.path(), u64::MAX / 2) {
+                Err(LogError::Corrupt { path, offset, .. }) => {
+                    assert_eq!(path, segment_one(dir.path()));
+                    assert_eq!(offset, middle_start as u64, "flip at {byte}:{bit}");
+                }
+                Err(other) => panic!("flip at {byte}:{bit}: expected corruption, got {other}"),
+                Ok(_) => panic!("flip at {byte}:{bit} was accepted"),
+            }
+            // Nothing was cut.
+            assert_eq!(
+                std::fs::read(segment_one(dir.path())).expect("read"),
+                damaged
+            );
+        }
+    }
+}
+
+#[test]
+fn a_length_flip_that_makes_a_middle_record_look_torn_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    // Claim a body longer than the rest of the file: looks like an incomplete record.
+    bytes[starts[1] as usize + 2] ^= 0x10;
+    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+    let error = open_collect(dir.path(), u64::MAX / 2)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(error, LogError::Corrupt { offset, .. } if offset == starts[1]),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("00000000000000000001.seg"),
+        "{error}"
+    );
+}
+
+#[test]
+fn ordering_violations_are_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_events(dir.path());
+    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    let header_end = bytes.len() as u64;
+    // Stream "a" jumps from version 2 to 4.
+    encode_record(&event(4, "a", 4), &mut bytes);
+    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+    match open_collect(dir.path(), u64::MAX / 2) {
+        Err(LogError::Corrupt { offset, why, .. }) => {
+            assert_eq!(offset, header_end);
+            assert!(why.contains("version 4 does not follow version 2"), "{why}");
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|(_, s, _)| s)),
+    }
+}
+
+#[test]
+fn commits_must_not_go_backwards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_events(dir.path());
+    let commit = |position| LogRecord::Commit {
+        position,
+        commit: CommitRecord {
+            checkpoints: vec![("p".into(), position)],
+            projected_position: Some(position),
+            changes: vec![],
+        },
+    };
+    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    encode_record(&commit(3), &mut bytes);
+    encode_record(&commit(2), &mut bytes);
+    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+    assert!(matches!(
+        open_collect(dir.path(), u64::MAX / 2),
+        Err(LogError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn segments_roll_verify_and_a_gap_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segment_bytes_max = 300;
+    let (mut log, _, _) = open_collect(dir.path(), segment_bytes_max).expect("fresh log");
+    for position in 1..=12 {
+        log.append(&[event(position, "s", position)])
+            .expect("append");
+    }
+    let segments = log.stats().segments;
+    assert!(segments >= 3, "rolled into {segments} segments");
+    drop(log);
+    let (log, summary, seen) = open_collect(dir.path(), segment_bytes_max).expect("reopen");
+    assert_eq!(
+        (seen.len(), summary.segments, log.last_position()),
+        (12, segments, 12)
+    );
+    drop(log);
+
+    // A torn sealed segment is corruption, not a torn tail.
+    let first = segment_one(dir.path());
+    let sealed = std::fs::read(&first).expect("read");
+    std::fs::write(&first, &sealed[..sealed.len() - 3]).expect("tear sealed segment");
+    assert!(matches!(
+        open_collect(dir.path(), segment_bytes_max),
+        Err(LogError::Corrupt { .. })
+    ));
+    std::fs::write(&first, &sealed).expect("restore");
+
+    std::fs::remove_file(segment_path(&log_dir(dir.path()), 2)).expect("remove segment 2");
+    let error = open_collect(dir.path(), segment_bytes_max)
+        .err()
+        .expect("gap refused");
+    assert!(
+        matches!(error, LogError::MissingSegment { missing: 2, .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("segment 2 of {segments} is missing")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_damaged_header_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_events(dir.path());
+    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    bytes[SEGMENT_HEADER_BYTES - 10] ^= 1;
+    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+    assert!(matches!(
+        open_collect(dir.path(), u64::MAX / 2),
+        Err(LogError::Corrupt { offset: 0, .. })
+    ));
+}
+
+#[test]
+fn the_reader_never_truncates_and_follows_new_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    let bytes = std::fs::read(segment_one(dir.path())).expect("read");
+    std::fs::write(segment_one(dir.path()), &bytes[..bytes.len() - 5]).expect("tear");
+    let mut cursor = reader::LogCursor::open(dir.path()).expect("cursor");
+    let mut seen = 0;
+    cursor
+        .poll(&mut |_| {
+            seen += 1;
+            true
+        })
+        .expect("poll");
+    assert_eq!(seen, 2);
+    assert_eq!(
+        std::fs::metadata(segment_one(dir.path()))
+            .expect("stat")
+            .len(),
+        starts[3] - 5
+    );
+    // The rest of the record arrives: the cursor picks it up.
+    std::fs::write(segment_one(dir.path()), &bytes).expect("complete");
+    cursor
+        .poll(&mut |_| {
+            seen += 1;
+            true
+        })
+        .expect("poll");
+    assert_eq!(seen, 3);
+}

@@ -1,0 +1,364 @@
+//! The writer on an in-memory state: batching, optimistic concurrency, validation, room checks.
+
+use super::*;
+use crate::log;
+use crate::state::memory::MemoryState;
+use crossbeam_channel::bounded;
+use eventsrv_format::limits::EXPECTED_VERSION_ANY;
+use eventsrv_format::vtree;
+use std::path::Path;
+
+fn value(amount: i64) -> Vec<u8> {
+    let mut encoder = vtree::Encoder::new();
+    encoder.begin_map(1);
+    encoder.string(b"amount");
+    encoder.int(amount);
+    encoder.into_bytes()
+}
+
+fn new_event(amount: i64) -> NewEvent {
+    NewEvent {
+        event_id: [amount as u8; 16],
+        event_type: "Deposited".into(),
+        metadata: value(0),
+        payload: value(amount),
+    }
+}
+
+fn append(stream: &str, expected_version: u64, count: usize) -> WriteRequest {
+    WriteRequest::Append {
+        stream: stream.into(),
+        expected_version,
+        events: (0..count).map(|i| new_event(i as i64)).collect(),
+    }
+}
+
+fn writer(data_dir: &Path, state: MemoryState) -> Writer<MemoryState> {
+    let (log, _) = log::open(data_dir, u64::MAX / 2, &mut |_| Ok(())).expect("log");
+    let (shutdown, _waiter) = ShutdownHandle::new().expect("shutdown pipe");
+    let boot = BootSummary {
+        source: "test".into(),
+        segments: 1,
+        records: 0,
+        events: 0,
+        commits: 0,
+        log_bytes: 0,
+        duration_ms: 0,
+        torn_tail_bytes_cut: None,
+        projected_position: 0,
+    };
+    let facts = DaemonFacts::now("/tmp/test.sock".into(), data_dir.into());
+    Writer::new(
+        log,
+        state,
+        Arc::new(Counters::default()),
+        boot,
+        facts,
+        shutdown,
+    )
+}
+
+/// Queue every request first (so they form one batch), then run the writer to completion.
+fn run_batch(data_dir: &Path, state: MemoryState, requests: Vec<WriteRequest>) -> Vec<Response> {
+    let (queue_tx, queue_rx) = bounded(requests.len() + 1);
+    let mut answers = Vec::new();
+    for request in requests {
+        let (reply, answer) = bounded(1);
+        queue_tx
+            .send(WriterMessage::Request { request, reply })
+            .expect("queue");
+        answers.push(answer);
+    }
+    queue_tx.send(WriterMessage::Shutdown).expect("queue");
+    assert_eq!(writer(data_dir, state).run(queue_rx), WriterExit::Clean);
+    answers
+        .into_iter()
+        .map(|a| a.recv().expect("every request is answered"))
+        .collect()
+}
+
+fn events_in_log(data_dir: &Path) -> u64 {
+    let (_, summary) = log::open(data_dir, u64::MAX / 2, &mut |_| Ok(())).expect("reopen");
+    summary.events
+}
+
+#[test]
+fn one_batch_sees_its_own_earlier_appends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = run_batch(
+        dir.path(),
+        MemoryState::default(),
+        vec![
+            append("a", 0, 2),
+            append("a", 0, 1),
+            append("a", 2, 1),
+            append("b", EXPECTED_VERSION_ANY, 3),
+        ],
+    );
+    assert_eq!(
+        answers[0],
+        Response::Appended {
+            first_position: 1,
+            last_position: 2,
+            stream_version: 2
+        }
+    );
+    assert_eq!(
+        answers[1],
+        Response::Conflict {
+            stream: "a".into(),
+            expected_version: 0,
+            actual_version: 2
+        }
+    );
+    assert_eq!(
+        answers[2],
+        Response::Appended {
+            first_position: 3,
+            last_position: 3,
+            stream_version: 3
+        }
+    );
+    assert_eq!(
+        answers[3],
+        Response::Appended {
+            first_position: 4,
+            last_position: 6,
+            stream_version: 3
+        }
+    );
+    assert_eq!(events_in_log(dir.path()), 6);
+}
+
+#[test]
+fn invalid_events_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bad_payload = new_event(1);
+    bad_payload.payload = vec![0xEE];
+    let mut no_type = new_event(1);
+    no_type.event_type.clear();
+    let answers = run_batch(
+        dir.path(),
+        MemoryState::default(),
+        vec![
+            WriteRequest::Append {
+                stream: "a".into(),
+                expected_version: 0,
+                events: vec![new_event(1), bad_payload],
+            },
+            WriteRequest::Append {
+                stream: "a".into(),
+                expected_version: 0,
+                events: vec![no_type],
+            },
+            WriteRequest::Append {
+                stream: String::new(),
+                expected_version: 0,
+                events: vec![new_event(1)],
+            },
+            WriteRequest::Append {
+                stream: "a".into(),
+                expected_version: 0,
+                events: vec![],
+            },
+        ],
+    );
+    for answer in &answers {
+        assert!(
+            matches!(
+                answer,
+                Response::Error {
+                    code: ErrorCode::InvalidEvent,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+    }
+    let Response::Error { message, .. } = &answers[0] else {
+        unreachable!()
+    };
+    assert!(message.contains("event 1 payload"), "{message}");
+    assert_eq!(events_in_log(dir.path()), 0);
+}
+
+#[test]
+fn a_full_region_refuses_the_request_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = MemoryState {
+        room_bytes: Some(400),
+        ..MemoryState::default()
+    };
+    let answers = run_batch(
+        dir.path(),
+        state,
+        vec![append("a", 0, 1), append("a", 1, 20)],
+    );
+    assert!(matches!(answers[0], Response::Appended { .. }));
+    assert!(
+        matches!(
+            answers[1],
+            Response::Error {
+                code: ErrorCode::RegionFull,
+                ..
+            }
+        ),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(events_in_log(dir.path()), 1);
+}
+
+#[test]
+fn commits_check_expected_checkpoints_and_apply_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let commit = |expected, position, uuid: &str| WriteRequest::Commit {
+        checkpoints: vec![CheckpointMove {
+            name: "accounts".into(),
+            expected,
+            position,
+        }],
+        projected_position: Some(position),
+        changes: vec![EntityChange::Upsert {
+            class: "Account".into(),
+            uuid: uuid.into(),
+            data: value(5),
+            position,
+        }],
+    };
+    let answers = run_batch(
+        dir.path(),
+        MemoryState::default(),
+        vec![
+            append("a", 0, 3),
+            commit(0, 2, "u1"),
+            commit(0, 3, "u2"),
+            commit(2, 3, "u3"),
+            commit(3, 9, "u4"),
+        ],
+    );
+    assert_eq!(answers[1], Response::Committed { position: 2 });
+    assert_eq!(
+        answers[2],
+        Response::CheckpointConflict {
+            name: "accounts".into(),
+            expected: 0,
+            actual: 2
+        }
+    );
+    assert_eq!(answers[3], Response::Committed { position: 3 });
+    assert!(
+        matches!(&answers[4], Response::Error { code: ErrorCode::InvalidEvent, message } if message.contains("beyond"))
+    );
+    // The log replays into the same state.
+    let mut state = MemoryState::default();
+    let mut projected = 0;
+    log::open(dir.path(), u64::MAX / 2, &mut |record| {
+        crate::boot::apply_record(&mut state, record, &mut projected).map_err(|e| e.to_string())
+    })
+    .expect("reopen");
+    assert_eq!(projected, 3);
+    assert_eq!(state.checkpoints.get("accounts"), Some(&3));
+    let accounts = state.entities.get("Account").expect("class");
+    assert_eq!(accounts.keys().collect::<Vec<_>>(), ["u1", "u3"]);
+}
+
+#[test]
+fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // /dev/full fails every write with ENOSPC.
+    let device = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let log = Log::from_parts(
+        dir.path().into(),
+        device,
+        1,
+        64,
+        0,
+        u64::MAX / 2,
+        crate::log::scan::OrderCheck::new(),
+    );
+    let (shutdown, _waiter) = ShutdownHandle::new().expect("shutdown pipe");
+    let template = writer(dir.path(), MemoryState::default());
+    let writer = Writer::new(
+        log,
+        MemoryState::default(),
+        template.counters,
+        template.boot,
+        template.facts,
+        shutdown.clone(),
+    );
+    let (queue_tx, queue_rx) = bounded(8);
+    let mut answers = Vec::new();
+    for stream in ["a", "b"] {
+        let (reply, answer) = bounded(1);
+        queue_tx
+            .send(WriterMessage::Request {
+                request: append(stream, 0, 1),
+                reply,
+            })
+            .expect("queue");
+        answers.push(answer);
+    }
+    assert_eq!(writer.run(queue_rx), WriterExit::Failed);
+    assert!(
+        shutdown.failed(),
+        "the daemon is told to stop with a failure"
+    );
+    for answer in answers {
+        assert!(matches!(
+            answer.recv(),
+            Ok(Response::Error {
+                code: ErrorCode::Storage,
+                ..
+            })
+        ));
+    }
+    // The writer is gone: later requests cannot be queued.
+    let (reply, _answer) = bounded(1);
+    assert!(queue_tx
+        .send(WriterMessage::Request {
+            request: WriteRequest::Status,
+            reply
+        })
+        .is_err());
+}
+
+#[test]
+fn status_reports_positions_and_counters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (queue_tx, queue_rx) = bounded(8);
+    let (reply, answer) = bounded(1);
+    queue_tx
+        .send(WriterMessage::Request {
+            request: append("a", 0, 1),
+            reply,
+        })
+        .expect("queue");
+    let (status_reply, status_answer) = bounded(1);
+    queue_tx
+        .send(WriterMessage::Request {
+            request: WriteRequest::Status,
+            reply: status_reply,
+        })
+        .expect("queue");
+    queue_tx.send(WriterMessage::Shutdown).expect("queue");
+    let writer = writer(dir.path(), MemoryState::default());
+    writer.counters.workers.store(1, Ordering::Release);
+    assert_eq!(writer.run(queue_rx), WriterExit::Clean);
+    assert!(matches!(answer.recv(), Ok(Response::Appended { .. })));
+    let Ok(Response::Status { json }) = status_answer.recv() else {
+        panic!("status answered")
+    };
+    let report: crate::status::StatusReport = serde_json::from_str(&json).expect("status json");
+    assert_eq!(
+        (
+            report.committed_position,
+            report.workers_attached,
+            report.streams
+        ),
+        (1, 1, 1)
+    );
+}

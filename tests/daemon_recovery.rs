@@ -1,0 +1,154 @@
+//! Log recovery through the real daemon: torn tails are cut, corruption and gaps are refused.
+
+mod support;
+
+use eventsrv_format::log_record::{decode_record, SEGMENT_HEADER_BYTES};
+use support::TestDaemon;
+
+/// Byte offsets where each record of a segment starts.
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = SEGMENT_HEADER_BYTES;
+    while at < bytes.len() {
+        let (_, len) = decode_record(&bytes[at..]).expect("intact record");
+        starts.push(at);
+        at += len;
+    }
+    starts
+}
+
+fn daemon_with_events(count: i64) -> TestDaemon {
+    let mut daemon = TestDaemon::start_new();
+    let mut client = daemon.client();
+    for n in 1..=count {
+        client.append_one("acc-1", (n - 1) as u64, n);
+    }
+    drop(client);
+    daemon.stop_clean();
+    daemon
+}
+
+#[test]
+fn a_torn_last_record_is_cut_and_the_daemon_starts() {
+    let count = 10;
+    let mut daemon = daemon_with_events(count);
+    let segment = daemon.segment_path(1);
+    let bytes = std::fs::read(&segment).expect("segment");
+    let starts = record_starts(&bytes);
+    assert_eq!(starts.len(), count as usize);
+    let last = *starts.last().expect("records");
+    let cut_at = last + (bytes.len() - last) / 2;
+    std::fs::write(&segment, &bytes[..cut_at]).expect("tear the last record");
+
+    daemon.start();
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.contains("torn tail"),
+        "stderr mentions the cut:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{} bytes", cut_at - last)),
+        "stderr says how much was cut:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("00000000000000000001.seg"),
+        "stderr names the segment:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::metadata(&segment).expect("stat").len(),
+        last as u64
+    );
+    let mut client = daemon.client();
+    assert_eq!(client.status()["committed_position"], count - 1);
+    // The stream continues at the version that survived.
+    assert_eq!(
+        client.append_one("acc-1", (count - 1) as u64, 99),
+        count as u64
+    );
+    drop(client);
+    daemon.stop_clean();
+    assert_eq!(daemon.all_events().len(), count as usize);
+}
+
+#[test]
+fn a_flipped_byte_in_an_earlier_record_refuses_start_naming_segment_and_offset() {
+    let mut daemon = daemon_with_events(10);
+    let segment = daemon.segment_path(1);
+    let mut bytes = std::fs::read(&segment).expect("segment");
+    let starts = record_starts(&bytes);
+    let damaged_start = starts[3];
+    bytes[(damaged_start + starts[4]) / 2] ^= 0x40;
+    std::fs::write(&segment, &bytes).expect("flip a byte");
+
+    let failure = daemon
+        .try_start()
+        .expect_err("a corrupt log must not start");
+    assert!(!failure.status.success());
+    assert!(
+        failure.stderr.contains("00000000000000000001.seg"),
+        "names the segment:\n{}",
+        failure.stderr
+    );
+    assert!(
+        failure
+            .stderr
+            .contains(&format!("byte offset {damaged_start}")),
+        "names the offset {damaged_start}:\n{}",
+        failure.stderr
+    );
+    // Nothing was cut.
+    assert_eq!(std::fs::read(&segment).expect("segment"), bytes);
+}
+
+#[test]
+fn a_missing_middle_segment_refuses_start() {
+    let mut daemon = TestDaemon::new();
+    daemon.extra_args = vec!["--segment-bytes".into(), "4096".into()];
+    daemon.start();
+    let mut client = daemon.client();
+    for n in 1..=150 {
+        client.append_one("s", (n - 1) as u64, n);
+    }
+    drop(client);
+    daemon.stop_clean();
+    let segments = daemon.log_bytes().len();
+    assert!(segments >= 3, "{segments} segments");
+    std::fs::remove_file(daemon.segment_path(2)).expect("remove segment 2");
+
+    let failure = daemon
+        .try_start()
+        .expect_err("a log with a gap must not start");
+    assert!(!failure.status.success());
+    assert!(
+        failure
+            .stderr
+            .contains(&format!("segment 2 of {segments} is missing")),
+        "names the gap:\n{}",
+        failure.stderr
+    );
+}
+
+#[test]
+fn segments_roll_and_all_of_them_replay() {
+    let mut daemon = TestDaemon::new();
+    daemon.extra_args = vec!["--segment-bytes".into(), "4096".into()];
+    daemon.start();
+    let mut client = daemon.client();
+    for n in 1..=120 {
+        client.append_one("s", (n - 1) as u64, n);
+    }
+    drop(client);
+    daemon.restart();
+    assert!(daemon.log_bytes().len() >= 3);
+    let mut client = daemon.client();
+    assert_eq!(client.status()["committed_position"], 120);
+    assert_eq!(client.append_one("s", 120, 121), 121);
+    drop(client);
+    daemon.stop_clean();
+    let events = daemon.stream_events("s");
+    let versions: Vec<u64> = events
+        .iter()
+        .map(|e| e["version"].as_u64().expect("version"))
+        .collect();
+    assert_eq!(versions, (1..=121).collect::<Vec<u64>>());
+}

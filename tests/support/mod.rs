@@ -1,0 +1,425 @@
+//! Test harness: a real `eventsrv serve` process in a temporary directory, and a small client.
+//!
+//! Each [`TestDaemon`] owns a tempdir (data dir, socket, stderr logs) and a unique region file
+//! under /dev/shm, removed on drop. Start waits (bounded) until the socket answers `Ping`; stop
+//! sends SIGTERM and waits (bounded); kill sends SIGKILL. Every wait is a bound, never a timing
+//! assertion.
+#![allow(dead_code)]
+
+use eventsrv_format::limits::EXPECTED_VERSION_ANY;
+use eventsrv_format::protocol::{
+    read_message, write_message, CheckpointMove, EntityChange, FrameError, NewEvent, Request,
+    Response,
+};
+use eventsrv_format::vtree;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Bound on waiting for the daemon to answer after start, or to exit after a signal.
+pub const START_WAIT: Duration = Duration::from_secs(60);
+pub const STOP_WAIT: Duration = Duration::from_secs(60);
+pub const POLL_STEP: Duration = Duration::from_millis(20);
+/// Bound on one client round trip.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Region size the tests use (sparse; only touched pages cost memory).
+pub const TEST_REGION_BYTES: u64 = 64 << 20;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub region: PathBuf,
+    /// Extra `serve` arguments used on every start (e.g. `--segment-bytes`).
+    pub extra_args: Vec<String>,
+    child: Option<Child>,
+    starts: u32,
+}
+
+/// The daemon exited before it answered.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+impl TestDaemon {
+    /// Paths only; nothing runs yet.
+    pub fn new() -> TestDaemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let region = PathBuf::from(format!(
+            "/dev/shm/eventsrv-test-{}-{id}-{nanos}.region",
+            std::process::id()
+        ));
+        TestDaemon {
+            data_dir: dir.path().join("data"),
+            socket: dir.path().join("run").join("eventsrv.sock"),
+            region,
+            dir,
+            extra_args: Vec::new(),
+            child: None,
+            starts: 0,
+        }
+    }
+
+    /// A started daemon.
+    pub fn start_new() -> TestDaemon {
+        let mut daemon = TestDaemon::new();
+        daemon.start();
+        daemon
+    }
+
+    pub fn start(&mut self) {
+        if let Err(failure) = self.try_start() {
+            panic!(
+                "daemon did not start ({}):\n{}",
+                failure.status, failure.stderr
+            );
+        }
+    }
+
+    /// Start and wait until `Ping` is answered, or until the process exits.
+    pub fn try_start(&mut self) -> Result<(), StartFailure> {
+        assert!(self.child.is_none(), "already running");
+        self.starts += 1;
+        let stderr = std::fs::File::create(self.stderr_path()).expect("stderr file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eventsrv"));
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--region")
+            .arg(&self.region)
+            .arg("--region-size")
+            .arg(TEST_REGION_BYTES.to_string())
+            .args(&self.extra_args)
+            .env_remove("EVENTSRV_CONFIG")
+            .env("EVENTSRV_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let mut child = command.spawn().expect("spawn eventsrv");
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return Err(StartFailure {
+                    status,
+                    stderr: self.stderr(),
+                });
+            }
+            // Ready once *this* process answers (another daemon may hold the socket).
+            if self.ping() && self.serving_pid() == Some(child.id()) {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "daemon did not answer within {START_WAIT:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(POLL_STEP);
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait();
+    }
+
+    pub fn signal(&self, signal: i32) {
+        let pid = self.pid() as libc::pid_t;
+        // SAFETY: sending a signal to our own child process; no memory is involved.
+        let result = unsafe { libc::kill(pid, signal) };
+        assert_eq!(result, 0, "kill({pid}, {signal})");
+    }
+
+    /// Wait (bounded) for the process to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + STOP_WAIT;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "daemon did not exit within {STOP_WAIT:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(POLL_STEP);
+        }
+    }
+
+    pub fn stop_clean(&mut self) {
+        let status = self.stop();
+        assert!(status.success(), "daemon exit {status}:\n{}", self.stderr());
+    }
+
+    pub fn restart(&mut self) {
+        self.stop_clean();
+        self.start();
+    }
+
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join(format!("stderr-{}.log", self.starts))
+    }
+
+    /// Stderr of the latest start.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("log")
+    }
+
+    pub fn segment_path(&self, index: u64) -> PathBuf {
+        self.log_dir().join(format!("{index:020}.seg"))
+    }
+
+    /// Every segment's bytes, in order.
+    pub fn log_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.log_dir())
+            .expect("log dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(&p).expect("segment")))
+            .collect()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.socket).expect("connect to the daemon")
+    }
+
+    pub fn ping(&self) -> bool {
+        let Ok(mut client) = Client::connect(&self.socket) else {
+            return false;
+        };
+        client
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        matches!(client.request(&Request::Ping), Ok(Response::Pong))
+    }
+
+    /// The pid of the daemon answering on the socket, from its status report.
+    pub fn serving_pid(&self) -> Option<u32> {
+        let mut client = Client::connect(&self.socket).ok()?;
+        match client.request(&Request::Status).ok()? {
+            Response::Status { json } => {
+                let report: serde_json::Value = serde_json::from_str(&json).ok()?;
+                report["daemon"]["pid"].as_u64().map(|pid| pid as u32)
+            }
+            _ => None,
+        }
+    }
+
+    /// Run an `eventsrv` CLI subcommand; (exit status, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (ExitStatus, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_eventsrv"))
+            .args(args)
+            .env_remove("EVENTSRV_DATA_DIR")
+            .env_remove("EVENTSRV_SOCKET")
+            .env_remove("EVENTSRV_REGION")
+            .output()
+            .expect("run eventsrv");
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `eventsrv events --stream` as parsed JSON lines.
+    pub fn stream_events(&self, stream: &str) -> Vec<serde_json::Value> {
+        let data_dir = self.data_dir.to_str().expect("utf-8 path");
+        let (status, stdout, stderr) =
+            self.cli(&["events", "--stream", stream, "--data-dir", data_dir]);
+        assert!(status.success(), "eventsrv events: {stderr}");
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+
+    /// `eventsrv tail` as parsed JSON lines.
+    pub fn all_events(&self) -> Vec<serde_json::Value> {
+        let data_dir = self.data_dir.to_str().expect("utf-8 path");
+        let (status, stdout, stderr) = self.cli(&["tail", "--data-dir", data_dir]);
+        assert!(status.success(), "eventsrv tail: {stderr}");
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.region);
+        // A building side file left by a killed daemon.
+        if let (Some(dir), Some(name)) = (
+            self.region.parent(),
+            self.region.file_name().and_then(|n| n.to_str()),
+        ) {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for entry in entries.flatten() {
+                    if entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with(&format!("{name}.building-")))
+                    {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A blocking client speaking the daemon's protocol through the format crate.
+pub struct Client {
+    pub stream: UnixStream,
+}
+
+impl Client {
+    pub fn connect(socket: &Path) -> std::io::Result<Client> {
+        let stream = UnixStream::connect(socket)?;
+        stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+        stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+        Ok(Client { stream })
+    }
+
+    pub fn request(&mut self, request: &Request) -> Result<Response, FrameError> {
+        write_message(&mut self.stream, request)?;
+        read_message(&mut self.stream)
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// The next response, or the error that ended the connection.
+    pub fn read_response(&mut self) -> Result<Response, FrameError> {
+        read_message(&mut self.stream)
+    }
+
+    pub fn append(
+        &mut self,
+        stream: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    ) -> Response {
+        let request = Request::Append {
+            stream: stream.into(),
+            expected_version,
+            events,
+        };
+        self.request(&request).expect("append answered")
+    }
+
+    /// Append one event with `{"n": n}` as payload; panics unless it was appended.
+    pub fn append_one(&mut self, stream: &str, expected_version: u64, n: i64) -> u64 {
+        match self.append(
+            stream,
+            expected_version,
+            vec![new_event("Test\\Happened", n)],
+        ) {
+            Response::Appended { stream_version, .. } => stream_version,
+            other => panic!("append to {stream} at {expected_version}: {other:?}"),
+        }
+    }
+
+    pub fn append_any(&mut self, stream: &str, n: i64) -> u64 {
+        self.append_one(stream, EXPECTED_VERSION_ANY, n)
+    }
+
+    pub fn commit(
+        &mut self,
+        checkpoints: Vec<CheckpointMove>,
+        projected_position: Option<u64>,
+        changes: Vec<EntityChange>,
+    ) -> Response {
+        let request = Request::Commit {
+            checkpoints,
+            projected_position,
+            changes,
+        };
+        self.request(&request).expect("commit answered")
+    }
+
+    pub fn status(&mut self) -> serde_json::Value {
+        match self.request(&Request::Status).expect("status answered") {
+            Response::Status { json } => serde_json::from_str(&json).expect("status json"),
+            other => panic!("status: {other:?}"),
+        }
+    }
+}
+
+/// `{"n": n}` as a value tree.
+pub fn payload(n: i64) -> Vec<u8> {
+    let mut encoder = vtree::Encoder::new();
+    encoder.begin_map(1);
+    encoder.string(b"n");
+    encoder.int(n);
+    encoder.into_bytes()
+}
+
+pub fn empty_map() -> Vec<u8> {
+    let mut encoder = vtree::Encoder::new();
+    encoder.begin_map(0);
+    encoder.into_bytes()
+}
+
+pub fn new_event(event_type: &str, n: i64) -> NewEvent {
+    let mut event_id = [0u8; 16];
+    event_id[..8].copy_from_slice(&(n as u64).to_le_bytes());
+    event_id[8..].copy_from_slice(&NEXT_ID.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    NewEvent {
+        event_id,
+        event_type: event_type.into(),
+        metadata: empty_map(),
+        payload: payload(n),
+    }
+}
