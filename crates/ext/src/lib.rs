@@ -41,6 +41,12 @@ fn startup(_kind: i32, module_number: i32) -> i32 {
     0
 }
 
+/// RINIT: a new request is a new epoch for the region-path check (see [`mapping`]).
+unsafe extern "C" fn request_startup(_kind: i32, _module_number: i32) -> i32 {
+    mapping::start_request();
+    0
+}
+
 #[php_module]
 #[php(startup = startup)]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
@@ -48,5 +54,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .name("eventsrv")
         .version(env!("CARGO_PKG_VERSION"))
         .class::<native::Native>()
+        .request_startup_function(request_startup)
         .info_function(info::module_info)
 }

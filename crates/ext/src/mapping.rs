@@ -1,13 +1,14 @@
 //! This process's read-only mapping of the state region.
 //!
 //! Owns: mapping lazily (in the php-fpm worker, never at MINIT, so pool-level ini applies),
-//! remapping when the mapped file says superseded or the path now names another file (checked
-//! once at the start of every reading call), and turning region errors into the exceptions of
-//! docs/extension.md.
+//! remapping when the mapped file says superseded (one atomic load, checked at the start of
+//! every reading call) or the path now names another file (one `stat`, checked on the first
+//! reading call of each request: a request is short, so it is the natural epoch), and turning
+//! region errors into the exceptions of docs/extension.md.
 //! Must never: keep using a mapping the daemon has superseded when a newer file is available,
 //! or unmap a region while a caller (possibly re-entered through an autoloader) still reads it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::rc::Rc;
@@ -38,6 +39,13 @@ thread_local! {
     // PHP NTS runs one request thread per process; `Rc` lets a re-entrant call (an
     // autoloader that reads the region) remap without invalidating the outer caller's view.
     static CURRENT: RefCell<Option<Rc<Mapping>>> = const { RefCell::new(None) };
+    // Whether this request already checked that the path still names the mapped file.
+    static PATH_CHECKED_THIS_REQUEST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called at request start (RINIT): the next read re-checks which file the path names.
+pub fn start_request() {
+    PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(false));
 }
 
 /// The current mapping, (re)mapped if needed.
@@ -50,6 +58,7 @@ pub fn current() -> ExtResult<Rc<Mapping>> {
         }
     }
     let fresh = Rc::new(open(&path)?);
+    PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(true));
     CURRENT.with(|cell| *cell.borrow_mut() = Some(fresh.clone()));
     Ok(fresh)
 }
@@ -63,11 +72,16 @@ fn still_current(mapping: &Mapping) -> bool {
     if mapping.view().state() == RegionState::Superseded {
         return false;
     }
-    match std::fs::metadata(&mapping.path) {
+    if PATH_CHECKED_THIS_REQUEST.with(Cell::get) {
+        return true;
+    }
+    let current = match std::fs::metadata(&mapping.path) {
         Ok(meta) => meta.ino() == mapping.region.inode,
         // The file went away (daemon stopped and cleaned up): what we have is the newest.
         Err(_) => true,
-    }
+    };
+    PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(current));
+    current
 }
 
 fn open(path: &str) -> ExtResult<Mapping> {

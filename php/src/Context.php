@@ -1,0 +1,137 @@
+<?php
+
+declare(strict_types=1);
+
+namespace EventSrv;
+
+/**
+ * Metadata that travels with the events a piece of code records: the correlation id (one
+ * business transaction: a request and everything its events cause), the causation id (the event
+ * that caused these events) and the app's own metadata (user id, ip, …).
+ *
+ * While the Worker runs a handler for event E, events recorded get causation_id = E's id and
+ * correlation_id = E's correlation id. Outside a handler the correlation id is what the app set
+ * (e.g. from an X-Request-Id header) or a fresh uuid per persist().
+ */
+final class Context
+{
+    private static ?string $correlationId = null;
+
+    private static ?string $causationId = null;
+
+    /** @var array<string, mixed> */
+    private static array $metadata = [];
+
+    public static function correlationId(): ?string
+    {
+        return self::$correlationId;
+    }
+
+    public static function causationId(): ?string
+    {
+        return self::$causationId;
+    }
+
+    /** @return array<string, mixed> the app's metadata */
+    public static function metadata(): array
+    {
+        return self::$metadata;
+    }
+
+    public static function setCorrelationId(?string $correlationId): void
+    {
+        self::$correlationId = $correlationId;
+    }
+
+    /**
+     * Adds metadata to every event recorded from now on (until reset()).
+     *
+     * @param array<string, mixed> $metadata
+     */
+    public static function addMetadata(array $metadata): void
+    {
+        self::guard($metadata);
+        self::$metadata = array_replace(self::$metadata, $metadata);
+    }
+
+    /**
+     * Runs $callback with extra metadata for the events it records, then restores the previous.
+     *
+     * @template T
+     * @param array<string, mixed> $metadata
+     * @param callable(): T $callback
+     * @return T
+     */
+    public static function withMetadata(array $metadata, callable $callback): mixed
+    {
+        self::guard($metadata);
+        $saved = self::$metadata;
+        self::$metadata = array_replace(self::$metadata, $metadata);
+        try {
+            return $callback();
+        } finally {
+            self::$metadata = $saved;
+        }
+    }
+
+    /**
+     * Runs $callback as the handling of $event: events recorded meanwhile are caused by it and
+     * share its correlation id. Used by the Worker; handy in tests of reactors.
+     *
+     * @template T
+     * @param callable(): T $callback
+     * @return T
+     */
+    public static function handling(Event $event, callable $callback): mixed
+    {
+        $saved = [self::$correlationId, self::$causationId];
+        if ($event->isRecorded()) {
+            $meta = $event->meta();
+            self::$causationId = $meta->eventId();
+            self::$correlationId = $meta->correlationId() ?? $meta->eventId();
+        }
+        try {
+            return $callback();
+        } finally {
+            [self::$correlationId, self::$causationId] = $saved;
+        }
+    }
+
+    /**
+     * The metadata for an event recorded now. correlation_id is left out when none is set:
+     * persist() gives all events of one call the same fresh id.
+     *
+     * @internal
+     * @return array<string, mixed>
+     */
+    public static function metadataForNewEvent(): array
+    {
+        $metadata = [];
+        if (self::$correlationId !== null) {
+            $metadata[EventMeta::CORRELATION_ID] = self::$correlationId;
+        }
+        if (self::$causationId !== null) {
+            $metadata[EventMeta::CAUSATION_ID] = self::$causationId;
+        }
+        return $metadata + self::$metadata;
+    }
+
+    public static function reset(): void
+    {
+        self::$correlationId = null;
+        self::$causationId = null;
+        self::$metadata = [];
+    }
+
+    /** @param array<mixed> $metadata */
+    private static function guard(array $metadata): void
+    {
+        foreach ([EventMeta::CORRELATION_ID, EventMeta::CAUSATION_ID] as $reserved) {
+            if (\array_key_exists($reserved, $metadata)) {
+                throw new \InvalidArgumentException(
+                    "metadata key '$reserved' is reserved: use Context::setCorrelationId() or let the worker set it",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+<?php
+
+declare(strict_types=1);
+
+namespace EventSrv;
+
+use EventSrv\Internal\Backend;
+use EventSrv\Internal\Overlay;
+use EventSrv\Internal\Runtime;
+
+/**
+ * The projector worker: a long-running CLI process that feeds stored events, in global order,
+ * to the app's projectors and reactors.
+ *
+ * Per batch: wait (blocking, no polling) until there are events after the lowest checkpoint,
+ * read up to batchSize of them from shared memory, let every projector handle the events after
+ * its own checkpoint, and send the entity changes of all projectors together with their new
+ * checkpoints and the projected position as ONE atomic commit. Then the reactors handle the
+ * batch, each committing its own checkpoint (at-least-once).
+ *
+ * A handler that throws stops the worker with status 1, after committing what was done before
+ * the failing event; the event is never skipped. SIGTERM/SIGINT finish the batch and return 0.
+ *
+ * One worker process owns all projectors of an app. Two workers on the same projectors stay
+ * correct (checkpoint moves are compare-and-set; the loser drops its batch and re-reads), but
+ * only one of them makes progress at a time.
+ */
+final class Worker
+{
+    /** Consecutive checkpoint conflicts after which runOnce()/replay() give up. */
+    private const CHECKPOINT_CONFLICTS_MAX = 10;
+
+    /** Pause after a wake-up that found no events to read. */
+    private const EMPTY_BATCH_PAUSE_US = 10_000;
+
+    /** @var array<string, Projector> by checkpoint name */
+    private array $projectors = [];
+
+    /** @var array<string, Reactor> by checkpoint name */
+    private array $reactors = [];
+
+    private WorkerOptions $options;
+
+    /** @var \Closure(string): void */
+    private \Closure $log;
+
+    /** @var array<string, int> committed checkpoint by name; a new reactor has none yet */
+    private array $checkpoints = [];
+
+    private bool $attached = false;
+
+    private bool $stopRequested = false;
+
+    /** Current batch size: the configured one, halved after a commit that was too large. */
+    private int $batchSize;
+
+    /**
+     * @param list<Projector> $projectors
+     * @param list<Reactor> $reactors
+     * @param WorkerOptions|array<string, int> $options see WorkerOptions::fromArray()
+     * @param (callable(string): void)|null $log receives each log line; default: STDERR with a timestamp
+     */
+    public function __construct(
+        array $projectors,
+        array $reactors = [],
+        WorkerOptions|array $options = [],
+        ?callable $log = null,
+    ) {
+        foreach ($projectors as $projector) {
+            if (!$projector instanceof Projector) {
+                throw new \InvalidArgumentException(self::describe($projector) . ' is not a ' . Projector::class);
+            }
+            $this->projectors[$this->uniqueName($projector)] = $projector;
+        }
+        foreach ($reactors as $reactor) {
+            if (!$reactor instanceof Reactor) {
+                throw new \InvalidArgumentException(self::describe($reactor) . ' is not a ' . Reactor::class);
+            }
+            $this->reactors[$this->uniqueName($reactor)] = $reactor;
+        }
+        $this->options = \is_array($options) ? WorkerOptions::fromArray($options) : $options;
+        $this->batchSize = $this->options->batchSize;
+        $this->log = $log === null ? self::stderrLogger() : \Closure::fromCallable($log);
+    }
+
+    /**
+     * Runs until stopped by a signal or a limit (returns 0) or by a failure (logged; returns 1).
+     */
+    public function run(): int
+    {
+        $this->installSignalHandlers();
+        $startedAt = microtime(true);
+        $processed = 0;
+        try {
+            $this->start(true);
+            $this->log(sprintf(
+                'worker started (pid %d): %d projector(s), %d reactor(s), batch size %d, from position %d',
+                getmypid(),
+                \count($this->projectors),
+                \count($this->reactors),
+                $this->batchSize,
+                $this->lowestCheckpoint(true),
+            ));
+            while (($reason = $this->stopReason($startedAt, $processed)) === null) {
+                $from = $this->lowestCheckpoint(true);
+                $committed = $this->backend()->waitForEvents($from, $this->options->sleepMs);
+                if ($committed <= $from || $this->stopRequested) {
+                    continue;
+                }
+                $limit = $this->options->maxEvents > 0 ? $this->options->maxEvents - $processed : PHP_INT_MAX;
+                $count = $this->processBatch(true, $limit);
+                if ($count === 0) {
+                    // committed moved but nothing was readable: never spin hot on such a state
+                    usleep(self::EMPTY_BATCH_PAUSE_US);
+                }
+                $processed += $count ?? 0;
+            }
+        } catch (EventHandlerFailedException $failure) {
+            $this->logHandlerFailure($failure);
+            return 1;
+        } catch (\Throwable $failure) {
+            $this->log(sprintf(
+                'worker stopped by %s: %s (at %s:%d)',
+                $failure::class,
+                $failure->getMessage(),
+                $failure->getFile(),
+                $failure->getLine(),
+            ));
+            return 1;
+        }
+        $this->log("worker stopped ($reason) after $processed event(s)");
+        return 0;
+    }
+
+    /**
+     * Processes what is there now, projectors and reactors, and returns the number of events
+     * processed. Handler failures are thrown (EventHandlerFailedException), not logged.
+     */
+    public function runOnce(): int
+    {
+        $this->start(true);
+        return $this->drain(true);
+    }
+
+    /**
+     * Rebuilds projections from the first event: in one commit, empties the entities() classes
+     * of the selected projectors (default: all) and moves their checkpoints to 0; then runs them
+     * up to the head. Reactors do not run and keep their checkpoints. Returns the number of
+     * events processed.
+     *
+     * @param list<string> $projectorNames checkpoint names, class names or short class names
+     */
+    public function replay(array $projectorNames = []): int
+    {
+        $this->start(false);
+        $selected = $this->selectProjectors($projectorNames);
+        if ($selected === []) {
+            $this->log('replay: no projectors to replay');
+            return 0;
+        }
+
+        $changes = [];
+        $moves = [];
+        $after = [];
+        foreach ($this->projectors as $name => $projector) {
+            $after[$name] = isset($selected[$name]) ? 0 : $this->checkpoints[$name];
+        }
+        foreach ($selected as $name => $projector) {
+            foreach ($projector->entities() as $class) {
+                $changes[$class] = ['reset', $class];
+            }
+            $moves[] = [$name, $this->checkpoints[$name], 0];
+        }
+        $result = $this->backend()->commit(array_values($changes), $moves, min($after));
+        if (!empty($result['checkpoint_conflict'])) {
+            throw new EventSrvException(sprintf(
+                'replay refused: the checkpoint of %s moved meanwhile (expected %d, found %d); '
+                . 'is another worker replaying? Try again',
+                $result['name'],
+                $result['expected'],
+                $result['actual'],
+            ));
+        }
+        foreach ($selected as $name => $projector) {
+            $this->checkpoints[$name] = 0;
+        }
+        $this->log(sprintf(
+            'replay: %s reset (%s); checkpoints at 0',
+            implode(', ', array_keys($selected)),
+            $changes === [] ? 'no entity classes' : 'entities ' . implode(', ', array_keys($changes)),
+        ));
+
+        $processed = $this->drain(false);
+        $this->log(sprintf(
+            'replay: %s %d event(s); projectors at position %d',
+            $this->stopRequested ? 'interrupted after' : 'done,',
+            $processed,
+            $this->lowestCheckpoint(false),
+        ));
+        return $processed;
+    }
+
+    /** Asks the loop to stop after the current batch (what SIGTERM/SIGINT do). */
+    public function stop(): void
+    {
+        $this->stopRequested = true;
+    }
+
+    /** @return array<string, int> the checkpoints this worker knows, by name */
+    public function checkpoints(): array
+    {
+        return $this->checkpoints;
+    }
+
+    /** Prepares a run: marks the process as a worker and loads the checkpoints. */
+    private function start(bool $withReactors): void
+    {
+        Runtime::$inWorker = true;
+        // A worker without projectors projects nothing: persist() must not wait for it.
+        if (!$this->attached && $this->projectors !== []) {
+            $this->backend()->attachWorker();
+            $this->attached = true;
+        }
+        $this->loadCheckpoints();
+        if ($withReactors) {
+            $this->startNewReactorsAtHead();
+        }
+    }
+
+    /** Batches until caught up (or stopped); returns the number of events processed. */
+    private function drain(bool $withReactors): int
+    {
+        $processed = 0;
+        $conflicts = 0;
+        while (!$this->stopRequested) {
+            $count = $this->processBatch($withReactors, PHP_INT_MAX);
+            if ($count === null) {
+                if (++$conflicts >= self::CHECKPOINT_CONFLICTS_MAX) {
+                    throw new EventSrvException(sprintf(
+                        'gave up after %d checkpoint conflicts in a row: another worker runs the same projectors',
+                        $conflicts,
+                    ));
+                }
+                continue;
+            }
+            $conflicts = 0;
+            if ($count === 0) {
+                break;
+            }
+            $processed += $count;
+        }
+        return $processed;
+    }
+
+    /**
+     * One batch: projectors, one commit, then reactors.
+     *
+     * @return int|null events processed (0: nothing to do); null: a checkpoint conflict dropped the batch
+     */
+    private function processBatch(bool $withReactors, int $limit): ?int
+    {
+        $from = $this->lowestCheckpoint($withReactors);
+        $events = $this->backend()->eventsAfter($from, max(1, min($limit, $this->batchSize)));
+        if ($events === []) {
+            return 0;
+        }
+        $events = $this->project($events);
+        if ($events === null) {
+            return null;
+        }
+        if ($withReactors && $this->reactors !== []) {
+            $this->react($events);
+        }
+        return \count($events);
+    }
+
+    /**
+     * Runs the projectors over the events and commits. A commit too large for one frame is
+     * retried with the first half of the events, down to a single event.
+     *
+     * @param non-empty-list<Event> $events
+     * @return list<Event>|null the events now projected (a prefix of $events); null on a conflict
+     */
+    private function project(array $events): ?array
+    {
+        while (true) {
+            try {
+                return $this->projectAndCommit($events) ? $events : null;
+            } catch (FrameTooLargeException $tooLarge) {
+                if (\count($events) === 1) {
+                    throw new FrameTooLargeException(sprintf(
+                        'the entity changes projected from event #%d alone exceed the frame limit: %s',
+                        $events[0]->meta()->position(),
+                        $tooLarge->getMessage(),
+                    ), 0, $tooLarge);
+                }
+                $this->batchSize = max(1, intdiv(\count($events), 2));
+                $events = \array_slice($events, 0, $this->batchSize);
+                $this->log("commit too large for one frame: batch size halved to {$this->batchSize}");
+            }
+        }
+    }
+
+    /**
+     * @param non-empty-list<Event> $events
+     * @return bool false: another worker moved a checkpoint, the batch was dropped
+     */
+    private function projectAndCommit(array $events): bool
+    {
+        $overlay = new Overlay($this->backend());
+        /** @var array<string, int> $working */
+        $working = array_intersect_key($this->checkpoints, $this->projectors);
+        $failure = null;
+        Runtime::beginProjecting($overlay);
+        try {
+            foreach ($events as $event) {
+                $position = $event->meta()->position();
+                $overlay->position = $position;
+                foreach ($this->projectors as $name => $projector) {
+                    if ($working[$name] >= $position) {
+                        continue;
+                    }
+                    Context::handling($event, static fn (): bool => $projector->handle($event));
+                    $working[$name] = $position;
+                }
+            }
+        } catch (EventHandlerFailedException $handlerFailure) {
+            $failure = $handlerFailure;
+        } finally {
+            Runtime::endProjecting();
+        }
+
+        if ($failure !== null) {
+            try {
+                $this->commitProjection($overlay, $working); // keep the work done before the failing event
+            } catch (\Throwable $commitFailure) {
+                $this->log('could not commit the work before the failure: ' . $commitFailure->getMessage());
+            }
+            throw $failure;
+        }
+        return $this->commitProjection($overlay, $working);
+    }
+
+    /** @param array<string, int> $working projector checkpoints after the batch */
+    private function commitProjection(Overlay $overlay, array $working): bool
+    {
+        $moves = [];
+        foreach ($working as $name => $position) {
+            if ($position !== $this->checkpoints[$name]) {
+                $moves[] = [$name, $this->checkpoints[$name], $position];
+            }
+        }
+        if ($moves === [] && $overlay->isEmpty()) {
+            return true;
+        }
+        $result = $this->backend()->commit($overlay->changes(), $moves, min($working));
+        if (!empty($result['checkpoint_conflict'])) {
+            $this->logConflict($result);
+            return false;
+        }
+        foreach ($working as $name => $position) {
+            $this->checkpoints[$name] = $position;
+        }
+        return true;
+    }
+
+    /**
+     * Reactors see events only once the projectors have committed them; each reactor commits
+     * its checkpoint once per batch (and before rethrowing a handler failure).
+     *
+     * @param list<Event> $events
+     */
+    private function react(array $events): void
+    {
+        $projectedUpTo = $this->projectors === [] ? PHP_INT_MAX : $this->lowestCheckpoint(false);
+        foreach ($this->reactors as $name => $reactor) {
+            $start = $this->checkpoints[$name];
+            $done = $start;
+            $failure = null;
+            try {
+                foreach ($events as $event) {
+                    $position = $event->meta()->position();
+                    if ($position <= $done) {
+                        continue;
+                    }
+                    if ($position > $projectedUpTo) {
+                        break;
+                    }
+                    Context::handling($event, static fn (): bool => $reactor->handle($event));
+                    $done = $position;
+                }
+            } catch (EventHandlerFailedException $handlerFailure) {
+                $failure = $handlerFailure;
+            }
+            if ($done !== $start) {
+                $result = $this->backend()->commit([], [[$name, $start, $done]], null);
+                if (!empty($result['checkpoint_conflict'])) {
+                    $this->logConflict($result);
+                } else {
+                    $this->checkpoints[$name] = $done;
+                }
+            }
+            if ($failure !== null) {
+                throw $failure;
+            }
+        }
+    }
+
+    private function loadCheckpoints(): void
+    {
+        $stored = $this->backend()->checkpoints();
+        foreach ($this->projectors as $name => $projector) {
+            $this->checkpoints[$name] = (int) ($stored[$name] ?? 0);
+        }
+        foreach ($this->reactors as $name => $reactor) {
+            if (isset($stored[$name])) {
+                $this->checkpoints[$name] = (int) $stored[$name];
+            }
+        }
+    }
+
+    /** A reactor without a checkpoint starts at the head: new reactors do not fire for history. */
+    private function startNewReactorsAtHead(): void
+    {
+        foreach ($this->reactors as $name => $reactor) {
+            if (isset($this->checkpoints[$name])) {
+                continue;
+            }
+            $head = $this->backend()->positions()['committed'];
+            $result = $this->backend()->commit([], [[$name, 0, $head]], null);
+            if (!empty($result['checkpoint_conflict'])) {
+                $head = (int) $result['actual']; // another worker created it first
+            }
+            $this->checkpoints[$name] = $head;
+            $this->log("reactor $name is new: it starts at the head, position $head (past events do not fire it)");
+        }
+    }
+
+    private function lowestCheckpoint(bool $withReactors): int
+    {
+        $positions = array_intersect_key($this->checkpoints, $withReactors
+            ? $this->projectors + $this->reactors
+            : $this->projectors);
+        return $positions === [] ? $this->backend()->positions()['committed'] : min($positions);
+    }
+
+    /**
+     * @param list<string> $names
+     * @return array<string, Projector>
+     */
+    private function selectProjectors(array $names): array
+    {
+        if ($names === []) {
+            return $this->projectors;
+        }
+        $selected = [];
+        foreach ($names as $wanted) {
+            $found = null;
+            foreach ($this->projectors as $name => $projector) {
+                $names = [$name, $projector::class, self::shortName($projector::class)];
+                if (\in_array(ltrim($wanted, '\\'), $names, true)) {
+                    $found = $name;
+                    break;
+                }
+            }
+            if ($found === null) {
+                throw new \InvalidArgumentException(sprintf(
+                    'no projector named %s; the projectors are: %s',
+                    $wanted,
+                    implode(', ', array_keys($this->projectors)) ?: '(none)',
+                ));
+            }
+            $selected[$found] = $this->projectors[$found];
+        }
+        return $selected;
+    }
+
+    private function stopReason(float $startedAt, int $processed): ?string
+    {
+        if ($this->stopRequested) {
+            return 'stop requested';
+        }
+        if ($this->options->maxEvents > 0 && $processed >= $this->options->maxEvents) {
+            return "max events {$this->options->maxEvents} reached";
+        }
+        if ($this->options->maxTimeSeconds > 0 && microtime(true) - $startedAt >= $this->options->maxTimeSeconds) {
+            return "max time {$this->options->maxTimeSeconds}s reached";
+        }
+        if ($this->options->memoryLimitMb > 0 && memory_get_usage(true) >= $this->options->memoryLimitMb * 1048576) {
+            return "memory limit {$this->options->memoryLimitMb} MB reached";
+        }
+        return null;
+    }
+
+    private function installSignalHandlers(): void
+    {
+        if (!\function_exists('pcntl_async_signals')) {
+            $this->log('pcntl is not available: SIGTERM/SIGINT will stop the worker without finishing the batch');
+            return;
+        }
+        pcntl_async_signals(true);
+        $handler = function (int $signal): void {
+            $this->stopRequested = true;
+            $this->log(sprintf('received %s: stopping after this batch', $signal === SIGTERM ? 'SIGTERM' : 'SIGINT'));
+        };
+        pcntl_signal(SIGTERM, $handler);
+        pcntl_signal(SIGINT, $handler);
+    }
+
+    private function logHandlerFailure(EventHandlerFailedException $failure): void
+    {
+        $cause = $failure->getPrevious();
+        \assert($cause !== null);
+        $kind = is_subclass_of($failure->handlerClass(), Projector::class) ? 'projector' : 'reactor';
+        $position = $failure->position();
+        $this->log(sprintf(
+            '%s %s failed on event #%s %s in %s(): %s: %s (at %s:%d)',
+            $kind,
+            $failure->handlerClass(),
+            $position ?? '?',
+            $failure->event()::class,
+            $failure->method(),
+            $cause::class,
+            $cause->getMessage(),
+            $cause->getFile(),
+            $cause->getLine(),
+        ));
+        $this->log("stack trace:\n" . $cause->getTraceAsString());
+        $this->log(sprintf(
+            'worker stopped: the event was not skipped; fix the %s and restart the worker (it resumes at event #%s)',
+            $kind,
+            $position ?? '?',
+        ));
+    }
+
+    /** @param array<string, mixed> $conflict */
+    private function logConflict(array $conflict): void
+    {
+        $this->log(sprintf(
+            'checkpoint %s was moved by another worker (expected %d, found %d): batch dropped, continuing from there',
+            $conflict['name'],
+            $conflict['expected'],
+            $conflict['actual'],
+        ));
+        $this->loadCheckpoints();
+    }
+
+    private function uniqueName(EventHandler $handler): string
+    {
+        $name = $handler->name();
+        if ($name === '') {
+            throw new \InvalidArgumentException($handler::class . '::name() must not be empty');
+        }
+        if (isset($this->projectors[$name]) || isset($this->reactors[$name])) {
+            throw new \InvalidArgumentException(
+                "two projectors/reactors are named $name: checkpoint names must be unique",
+            );
+        }
+        return $name;
+    }
+
+    private function backend(): Backend
+    {
+        return Runtime::backend();
+    }
+
+    private function log(string $line): void
+    {
+        ($this->log)($line);
+    }
+
+    private static function shortName(string $class): string
+    {
+        $separator = strrpos($class, '\\');
+        return $separator === false ? $class : substr($class, $separator + 1);
+    }
+
+    private static function describe(mixed $value): string
+    {
+        return \is_object($value) ? $value::class : get_debug_type($value);
+    }
+
+    /** @return \Closure(string): void */
+    private static function stderrLogger(): \Closure
+    {
+        $stderr = fopen('php://stderr', 'w');
+        return static function (string $line) use ($stderr): void {
+            $time = (new \DateTimeImmutable())->format('Y-m-d H:i:s.v');
+            fwrite($stderr, "[$time] $line\n");
+        };
+    }
+}

@@ -1,0 +1,14 @@
+<?php
+
+declare(strict_types=1);
+
+namespace EventSrv\Tests\Fixtures;
+
+use EventSrv\Event;
+
+final class AccountOpened extends Event
+{
+    public function __construct(public readonly string $name)
+    {
+    }
+}

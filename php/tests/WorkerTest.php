@@ -1,0 +1,421 @@
+<?php
+
+declare(strict_types=1);
+
+namespace EventSrv\Tests;
+
+use EventSrv\Entity;
+use EventSrv\Event;
+use EventSrv\EventHandlerFailedException;
+use EventSrv\Projector;
+use EventSrv\StateException;
+use EventSrv\Tests\Fixtures\AccountOpened;
+use EventSrv\Tests\Fixtures\BankAccount;
+use EventSrv\Tests\Fixtures\MoneyAdded;
+use EventSrv\Tests\Fixtures\RecordingReactor;
+use EventSrv\Tests\Fixtures\Tag;
+use EventSrv\Tests\Fixtures\TagProjector;
+use EventSrv\Tests\Fixtures\Wallet;
+use EventSrv\Tests\Fixtures\WalletProjector;
+
+final class WorkerTest extends TestCase
+{
+    public function testProjectsEventsIntoEntitiesWithOneCommitPerBatch(): void
+    {
+        $ada = BankAccount::open('Ada')->add(10)->add(5)->persist()->uuid();
+        $bob = BankAccount::open('Bob')->persist()->uuid();
+
+        $processed = $this->worker([new WalletProjector()])->runOnce();
+
+        self::assertSame(4, $processed);
+        self::assertSame(15, Wallet::find($ada)?->balance);
+        self::assertSame('Bob', Wallet::find($bob)?->name);
+        self::assertSame([$ada, $bob], array_map(static fn (Wallet $w) => $w->uuid, Wallet::all()));
+        $commits = $this->backend->commits();
+        self::assertCount(1, $commits);
+        self::assertSame([[WalletProjector::class, 0, 4]], $commits[0]['checkpoints']);
+        self::assertSame(4, $commits[0]['projected']);
+        self::assertSame(
+            [['upsert', $ada, 3], ['upsert', $bob, 4]],
+            array_map(static fn (array $c) => [$c[0], $c[2], $c[4]], $commits[0]['changes']),
+            'one upsert per entity, carrying the position of its last change',
+        );
+        self::assertSame(4, $this->backend->projectedPosition());
+        self::assertSame(1, $this->backend->positions()['workers']);
+    }
+
+    public function testHandlersSeeTheUncommittedChangesOfTheirBatch(): void
+    {
+        BankAccount::open('Ada')->persist();
+        BankAccount::open('Bob')->persist();
+        BankAccount::open('Cy')->persist();
+
+        $this->worker([new WalletProjector()])->runOnce();
+
+        // each onAccountOpened counted the wallets saved earlier in the same batch
+        self::assertSame([0, 1, 2], array_map(static fn (Wallet $w) => $w->seenWhenCreated, Wallet::all()));
+        self::assertCount(1, $this->backend->commits());
+    }
+
+    public function testEachBatchIsOneCommitAndTheNextBatchStartsAtTheCheckpoint(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(1)->add(2)->add(3)->add(4)->persist()->uuid();
+
+        $processed = $this->worker([new WalletProjector()], [], ['batch_size' => 2])->runOnce();
+
+        self::assertSame(5, $processed);
+        self::assertSame(10, Wallet::find($uuid)?->balance);
+        self::assertSame(
+            [[[WalletProjector::class, 0, 2]], [[WalletProjector::class, 2, 4]], [[WalletProjector::class, 4, 5]]],
+            array_column($this->backend->commits(), 'checkpoints'),
+        );
+        self::assertSame([2, 4, 5], array_column($this->backend->commits(), 'projected'));
+    }
+
+    public function testProjectorsKeepTheirOwnCheckpointsAndProjectedIsTheLowest(): void
+    {
+        BankAccount::open('Ada')->persist();
+        BankAccount::open('Bob')->persist();
+        $this->backend->setCheckpoint('tags', 1); // tags already handled position 1
+        $tags = new TagProjector();
+
+        $this->worker([new WalletProjector(), $tags])->runOnce();
+
+        self::assertSame(1, $tags->handled);
+        self::assertSame(['bob'], array_map(static fn (Tag $t) => $t->label, Tag::all()));
+        self::assertSame(2, Wallet::count());
+        $commit = $this->backend->commits()[0];
+        self::assertSame([[WalletProjector::class, 0, 2], ['tags', 1, 2]], $commit['checkpoints']);
+        self::assertSame(2, $commit['projected']);
+    }
+
+    public function testDeleteAndRecreateInOneBatch(): void
+    {
+        $ada = BankAccount::open('Ada')->persist()->uuid();
+        $bob = BankAccount::open('Bob')->persist()->uuid();
+        RecreatingProjector::$observed = [];
+        $worker = $this->worker([new RecreatingProjector()]);
+        $worker->runOnce();
+        self::assertSame([$ada, $bob], array_map(static fn (Wallet $w) => $w->uuid, Wallet::all()));
+
+        BankAccount::retrieve($ada)->add(7)->persist(); // the projector deletes and re-creates Ada's wallet
+        $worker->runOnce();
+
+        self::assertSame([$bob, $ada], array_map(static fn (Wallet $w) => $w->uuid, Wallet::all()));
+        self::assertSame(7, Wallet::find($ada)?->balance);
+        self::assertSame(
+            [['delete', $ada], ['upsert', $ada]],
+            array_map(static fn (array $c) => [$c[0], $c[2]], $this->backend->commits()[1]['changes']),
+        );
+        self::assertSame(
+            [[2, $bob], [1, $ada]],
+            RecreatingProjector::$observed,
+            'inside the batch: count and last uuid before; place and last uuid after re-creating',
+        );
+    }
+
+    public function testATooLargeCommitHalvesTheBatch(): void
+    {
+        for ($i = 0; $i < 8; $i++) {
+            BankAccount::open("A$i")->persist();
+        }
+        $this->backend->changesPerCommitMax = 3;
+
+        $processed = $this->worker([new WalletProjector()])->runOnce();
+
+        self::assertSame(8, $processed);
+        self::assertSame(8, Wallet::count());
+        self::assertSame(
+            [[[WalletProjector::class, 0, 2]], [[WalletProjector::class, 2, 4]], [[WalletProjector::class, 4, 6]], [[WalletProjector::class, 6, 8]]],
+            array_column($this->backend->commits(), 'checkpoints'),
+        );
+        self::assertContains('commit too large for one frame: batch size halved to 4', $this->logLines);
+        self::assertContains('commit too large for one frame: batch size halved to 2', $this->logLines);
+    }
+
+    public function testACheckpointConflictDropsTheBatchAndContinuesFromTheStoredCheckpoint(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(1)->add(2)->persist()->uuid();
+        // another worker projects events 1 and 2 while this one is busy with the batch
+        $projector = new WalletProjector();
+        $interfering = new InterferingProjector($this->backend, $projector->name(), 2, function () use ($uuid): void {
+            $wallet = new Wallet();
+            $wallet->uuid = $uuid;
+            $wallet->name = 'Ada';
+            $wallet->balance = 1;
+            $this->backend->commit([['upsert', Wallet::class, $uuid, $wallet, 2]], [], null);
+        });
+
+        $processed = $this->worker([$projector, $interfering])->runOnce();
+
+        self::assertSame(3, $processed);
+        self::assertSame(3, Wallet::find($uuid)?->balance, 'event 3 applied once on top of the other worker\'s state');
+        self::assertSame(['opened Ada', 'added 1', 'added 2', 'added 2'], $projector->log);
+        self::assertStringContainsString("checkpoint {$projector->name()} was moved by another worker", implode("\n", $this->logLines));
+        self::assertSame(3, $this->backend->checkpoint($projector->name()));
+    }
+
+    public function testAFailingHandlerCommitsWhatCameBeforeAndStops(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(1)->add(13)->add(2)->persist()->uuid();
+        $projector = new WalletProjector();
+        $projector->failOnAmount = 13;
+
+        try {
+            $this->worker([$projector])->runOnce();
+            self::fail('expected the handler failure');
+        } catch (EventHandlerFailedException $failure) {
+            self::assertSame(3, $failure->position());
+            self::assertSame('onMoneyAdded', $failure->method());
+            self::assertSame(WalletProjector::class, $failure->handlerClass());
+            self::assertInstanceOf(MoneyAdded::class, $failure->event());
+            self::assertSame('refusing amount 13', $failure->getPrevious()?->getMessage());
+        }
+
+        self::assertSame(2, $this->backend->checkpoint(WalletProjector::class));
+        self::assertSame(1, Wallet::find($uuid)?->balance);
+
+        $projector->failOnAmount = null; // fixed: a restart resumes at the failed event
+        $this->worker([$projector])->runOnce();
+        self::assertSame(16, Wallet::find($uuid)?->balance);
+    }
+
+    public function testRunLogsAHandlerFailureAndReturnsNonZero(): void
+    {
+        BankAccount::open('Ada')->add(13)->persist();
+        $projector = new WalletProjector();
+        $projector->failOnAmount = 13;
+
+        $status = $this->worker([$projector])->run();
+
+        self::assertSame(1, $status);
+        $log = implode("\n", $this->logLines);
+        self::assertStringContainsString(
+            'projector ' . WalletProjector::class . ' failed on event #2 ' . MoneyAdded::class
+            . ' in onMoneyAdded(): RuntimeException: refusing amount 13',
+            $log,
+        );
+        self::assertStringContainsString('the event was not skipped', $log);
+    }
+
+    public function testRunStopsAtMaxEventsWithStatus0(): void
+    {
+        BankAccount::open('Ada')->add(1)->add(2)->add(3)->add(4)->persist();
+
+        $status = $this->worker([new WalletProjector()], [], ['max_events' => 3, 'batch_size' => 2])->run();
+
+        self::assertSame(0, $status);
+        self::assertSame(3, $this->backend->checkpoint(WalletProjector::class));
+        self::assertStringContainsString('max events 3 reached', implode("\n", $this->logLines));
+    }
+
+    public function testSigtermFinishesTheBatchAndReturns0(): void
+    {
+        if (!\function_exists('posix_kill') || !\function_exists('pcntl_signal')) {
+            self::markTestSkipped('needs posix and pcntl');
+        }
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        BankAccount::open('Ada')->add(1)->add(2)->persist();
+        BankAccount::open('Bob')->persist();
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event): void {
+            if ($event->meta()->position() === 1) {
+                posix_kill(getmypid(), SIGTERM);
+            }
+        };
+
+        try {
+            $status = $this->worker([new WalletProjector()], [$reactor], ['batch_size' => 3])->run();
+        } finally {
+            pcntl_signal(SIGTERM, SIG_DFL);
+            pcntl_signal(SIGINT, SIG_DFL);
+        }
+
+        self::assertSame(0, $status);
+        self::assertSame([1, 2, 3], $reactor->positions, 'the batch was finished, the next one not started');
+        self::assertSame(3, $this->backend->checkpoint(RecordingReactor::class));
+        self::assertSame(3, $this->backend->checkpoint(WalletProjector::class));
+        self::assertStringContainsString('received SIGTERM: stopping after this batch', implode("\n", $this->logLines));
+    }
+
+    public function testStopEndsTheRunLoopAfterTheBatch(): void
+    {
+        BankAccount::open('Ada')->add(1)->persist();
+        $worker = null;
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function () use (&$worker): void {
+            $worker->stop();
+        };
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        $worker = $this->worker([new WalletProjector()], [$reactor]);
+
+        self::assertSame(0, $worker->run());
+        self::assertSame([1, 2], $reactor->positions);
+    }
+
+    public function testANewReactorStartsAtTheHead(): void
+    {
+        BankAccount::open('Ada')->add(1)->persist();
+        $reactor = new RecordingReactor();
+        $worker = $this->worker([new WalletProjector()], [$reactor]);
+
+        $worker->runOnce();
+        self::assertSame([], $reactor->positions, 'history does not fire a new reactor');
+        self::assertSame(2, $this->backend->checkpoint(RecordingReactor::class));
+
+        BankAccount::open('Bob')->add(5)->persist();
+        $worker->runOnce();
+
+        self::assertSame([3, 4], $reactor->positions);
+        self::assertSame(4, $this->backend->checkpoint(RecordingReactor::class));
+    }
+
+    public function testAKnownReactorResumesAtItsCheckpointAndSeesProjectedState(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(10)->add(5)->persist()->uuid();
+        $this->backend->setCheckpoint(RecordingReactor::class, 1);
+        $reactor = new RecordingReactor();
+
+        $this->worker([new WalletProjector()], [$reactor])->runOnce();
+
+        self::assertSame([2, 3], $reactor->positions);
+        self::assertSame([15, 15], $reactor->balancesSeen, 'reactors run after the projectors committed the batch');
+        $reactorCommits = array_values(array_filter(
+            $this->backend->commits(),
+            static fn (array $commit) => $commit['changes'] === [] && $commit['projected'] === null,
+        ));
+        self::assertSame([[[RecordingReactor::class, 1, 3]]], array_column($reactorCommits, 'checkpoints'));
+    }
+
+    public function testAReactorMayNotChangeEntities(): void
+    {
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        BankAccount::open('Ada')->persist();
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event): void {
+            $wallet = new Wallet();
+            $wallet->uuid = 'x';
+            $wallet->name = 'x';
+            $wallet->save();
+        };
+
+        try {
+            $this->worker([], [$reactor])->runOnce();
+            self::fail('expected a failure');
+        } catch (EventHandlerFailedException $failure) {
+            self::assertInstanceOf(StateException::class, $failure->getPrevious());
+        }
+    }
+
+    public function testEventsRecordedByAReactorAreCausedByTheHandledEvent(): void
+    {
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        $source = BankAccount::open('Ada')->persist()->uuid();
+        $target = BankAccount::open('Bob')->persist()->uuid();
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event) use ($source, $target): void {
+            if ($event->meta()->aggregateUuid() === $source) {
+                BankAccount::retrieve($target)->add(100)->persist();
+            }
+        };
+
+        $this->worker([], [$reactor])->runOnce();
+
+        [$opened] = $this->backend->streamEvents($source);
+        $added = $this->backend->streamEvents($target)[1];
+        self::assertSame($opened->meta()->eventId(), $added->meta()->causationId());
+        self::assertSame($opened->meta()->correlationId(), $added->meta()->correlationId());
+        self::assertNotNull($added->meta()->correlationId());
+        self::assertSame([1, 2, 3], $reactor->positions, 'the reactor also handled the event it caused');
+    }
+
+    public function testAWorkerWithoutProjectorsDoesNotAttach(): void
+    {
+        $this->worker([], [new RecordingReactor()])->runOnce();
+
+        self::assertSame(0, $this->backend->positions()['workers']);
+    }
+
+    public function testCheckpointNamesMustBeUnique(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('checkpoint names must be unique');
+
+        $this->worker([new WalletProjector(), new WalletProjector()]);
+    }
+
+    public function testOnlyProjectorsAndReactorsAreAccepted(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+
+        $this->worker([new RecordingReactor()]); // @phpstan-ignore-line
+    }
+
+    public function testEntityWritesAreRefusedAgainAfterTheBatch(): void
+    {
+        BankAccount::open('Ada')->persist();
+        $this->worker([new WalletProjector()])->runOnce();
+
+        $wallet = Wallet::all()[0];
+        $this->expectException(StateException::class);
+        $wallet->save();
+    }
+}
+
+/** Deletes and re-creates a wallet on MoneyAdded; records what it sees inside the batch. */
+final class RecreatingProjector extends Projector
+{
+    /** @var list<array{int, string}> */
+    public static array $observed = [];
+
+    public function onAccountOpened(AccountOpened $event): void
+    {
+        $wallet = new Wallet();
+        $wallet->uuid = $event->meta()->aggregateUuid();
+        $wallet->name = $event->name;
+        $wallet->save();
+    }
+
+    public function onMoneyAdded(MoneyAdded $event): void
+    {
+        $old = Wallet::find($event->meta()->aggregateUuid()) ?? throw new \LogicException('wallet missing');
+        self::$observed[] = [Wallet::count(), Wallet::all()[1]->uuid];
+        $old->delete();
+        self::assertGone($old);
+        $new = clone $old;
+        $new->balance = $event->amount;
+        $new->save();
+        $all = Wallet::all();
+        self::$observed[] = [array_search($new->uuid, array_map(static fn (Entity $e) => $e->uuid, $all), true), end($all)->uuid];
+    }
+
+    private static function assertGone(Wallet $wallet): void
+    {
+        if (Wallet::find($wallet->uuid) !== null || Wallet::count() !== 1) {
+            throw new \LogicException('the deleted wallet is still visible');
+        }
+    }
+}
+
+/** Simulates another worker: at a given position, moves a projector's checkpoint behind our back. */
+final class InterferingProjector extends Projector
+{
+    private bool $done = false;
+
+    public function __construct(
+        private \EventSrv\Testing\InMemoryBackend $backend,
+        private string $victim,
+        private int $moveTo,
+        private \Closure $alsoCommit,
+    ) {
+    }
+
+    public function onMoneyAdded(MoneyAdded $event): void
+    {
+        if (!$this->done) {
+            $this->done = true;
+            ($this->alsoCommit)();
+            $this->backend->setCheckpoint($this->victim, $this->moveTo);
+        }
+    }
+}
