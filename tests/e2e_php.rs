@@ -41,7 +41,10 @@ fn wait_for_projection(daemon: &TestDaemon) {
         if committed.is_some() && committed == projected {
             return;
         }
-        assert!(Instant::now() < deadline, "projection did not catch up: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "projection did not catch up: {status}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -70,11 +73,23 @@ fn bank_accounts_round_trip_and_survive_a_daemon_and_worker_restart() {
         assert_eq!(bank(&php, &["increase", &ada, amount]), "ok");
     }
     let refused = bank(&php, &["decrease", &bob, "1"]);
-    assert!(refused.starts_with("Bank\\CouldNotDecreaseBalance"), "{refused}");
+    assert!(
+        refused.starts_with("Bank\\CouldNotDecreaseBalance"),
+        "{refused}"
+    );
 
     let before = json(&bank(&php, &["list"]));
-    let names: Vec<&str> = before.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Ada", "Bob", "Cy"], "Account::all() keeps insertion order");
+    let names: Vec<&str> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Ada", "Bob", "Cy"],
+        "Account::all() keeps insertion order"
+    );
     assert_eq!(json(&bank(&php, &["show", &ada]))["balance"], 60);
     assert_eq!(json(&bank(&php, &["show", &cy]))["balance"], 0);
 
@@ -88,7 +103,11 @@ fn bank_accounts_round_trip_and_survive_a_daemon_and_worker_restart() {
     assert_eq!(bank(&php, &["increase", &ada, "1"]), "ok");
     assert_eq!(json(&bank(&php, &["show", &ada]))["balance"], 61);
     let events = daemon.stream_events(&ada);
-    assert_eq!(events.len(), 5, "created + 3 increases + 1 increase after restart");
+    assert_eq!(
+        events.len(),
+        5,
+        "created + 3 increases + 1 increase after restart"
+    );
     drop(worker);
 }
 
@@ -103,12 +122,18 @@ fn eight_processes_racing_on_one_aggregate_lose_no_increment() {
 
     let uuid = "0190a7f3-0000-7000-8000-00000000c0de";
     let times = INCREMENTS.to_string();
-    let racers: Vec<_> = (0..PROCESSES).map(|_| php.spawn("increase.php", &[uuid, &times])).collect();
+    let racers: Vec<_> = (0..PROCESSES)
+        .map(|_| php.spawn("increase.php", &[uuid, &times]))
+        .collect();
     let mut conflicts = 0u64;
     for racer in racers {
         let (ok, stdout, stderr) = racer.wait();
         assert!(ok, "racer failed: {stdout}\n{stderr}");
-        conflicts += stdout.split_whitespace().nth(2).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        conflicts += stdout
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
     }
     wait_for_projection(&daemon);
     let state = json(&php.run("read.php", &[uuid]));
@@ -141,7 +166,10 @@ fn a_read_right_after_persist_in_another_process_sees_the_write() {
         assert_eq!(persisted, round.to_string());
         reader.write_line(&persisted);
         let answer = reader.read_line().expect("reader answers");
-        assert_eq!(answer, "ok", "round {round}: the other process read a stale value");
+        assert_eq!(
+            answer, "ok",
+            "round {round}: the other process read a stale value"
+        );
         writer.write_line(&answer);
     }
     assert_eq!(writer.read_line().as_deref(), Some("done"));
@@ -159,13 +187,26 @@ fn events_that_cannot_be_stored_throw_and_write_nothing() {
     let log_before = daemon.log_bytes();
     let output = php.run_raw("bad_events.php", &[uuid]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for case in ["closure", "resource", "anonymous", "recursive"] {
-        let line = stdout.lines().find(|l| l.starts_with(&format!("{case}:"))).unwrap_or("");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{case}:")))
+            .unwrap_or("");
         assert!(line.contains("SerializationException"), "{case}: {stdout}");
     }
-    let closure = stdout.lines().find(|l| l.starts_with("closure:")).unwrap_or("");
-    assert!(closure.contains("label") && closure.contains("Closure"), "names property and why: {closure}");
+    let closure = stdout
+        .lines()
+        .find(|l| l.starts_with("closure:"))
+        .unwrap_or("");
+    assert!(
+        closure.contains("label") && closure.contains("Closure"),
+        "names property and why: {closure}"
+    );
     assert!(stdout.contains("version 0"), "{stdout}");
     assert_eq!(daemon.log_bytes(), log_before, "the log is unchanged");
 }
@@ -182,16 +223,29 @@ fn a_replay_reruns_projectors_but_never_reactors() {
     let uuid = "0190a7f3-0000-7000-8000-0000000000cc";
     php.run("increase.php", &[uuid, "5"]);
     wait_for_projection(&daemon);
-    let reacted = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default().lines().count();
+    let reacted = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
     // The reactor runs after the projector commit of the same batch: give it a bounded wait.
     let deadline = Instant::now() + CATCH_UP_WAIT;
     while reacted(&reactor_log) < 5 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(reacted(&reactor_log), 5, "the reactor saw each live event once");
+    assert_eq!(
+        reacted(&reactor_log),
+        5,
+        "the reactor saw each live event once"
+    );
     worker.signal(libc::SIGTERM);
     let (ok, _, _) = worker.wait();
-    assert!(ok, "worker stops cleanly on SIGTERM: {}", std::fs::read_to_string(&worker_log).unwrap_or_default());
+    assert!(
+        ok,
+        "worker stops cleanly on SIGTERM: {}",
+        std::fs::read_to_string(&worker_log).unwrap_or_default()
+    );
 
     let replay = php.run_worker(&["--replay"]);
     assert!(
@@ -201,8 +255,14 @@ fn a_replay_reruns_projectors_but_never_reactors() {
         String::from_utf8_lossy(&replay.stderr)
     );
     let state = json(&php.run("read.php", &[uuid]));
-    assert_eq!(state["find"][uuid]["value"], 5, "projection rebuilt: {state}");
-    assert_eq!(state["find"][uuid]["events"], 5, "rebuilt from scratch, not on top: {state}");
+    assert_eq!(
+        state["find"][uuid]["value"], 5,
+        "projection rebuilt: {state}"
+    );
+    assert_eq!(
+        state["find"][uuid]["events"], 5,
+        "rebuilt from scratch, not on top: {state}"
+    );
     assert_eq!(reacted(&reactor_log), 5, "no reactor ran during the replay");
 
     // After the replay, new events reach the reactor again (exactly the new one).
@@ -227,12 +287,19 @@ fn readers_never_see_a_torn_entity_while_the_writer_churns() {
     let worker = php.spawn_worker(&daemon.dir.path().join("worker.log"), &[]);
     wait_for_workers(&daemon, 1);
 
-    let uuids: Vec<String> = (0..WRITERS).map(|i| format!("0190a7f3-0000-7000-8000-00000000d00{i}")).collect();
+    let uuids: Vec<String> = (0..WRITERS)
+        .map(|i| format!("0190a7f3-0000-7000-8000-00000000d00{i}"))
+        .collect();
     for uuid in &uuids {
         php.run("increase.php", &[uuid, "1"]);
     }
-    let writers: Vec<_> = uuids.iter().map(|u| php.spawn("increase.php", &[u, PERSISTS_PER_WRITER, "3"])).collect();
-    let readers: Vec<_> = (0..2).map(|_| php.spawn("torn_reader.php", &[READER_ITERATIONS])).collect();
+    let writers: Vec<_> = uuids
+        .iter()
+        .map(|u| php.spawn("increase.php", &[u, PERSISTS_PER_WRITER, "3"]))
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| php.spawn("torn_reader.php", &[READER_ITERATIONS]))
+        .collect();
     for writer in writers {
         let (ok, stdout, stderr) = writer.wait();
         assert!(ok, "writer failed: {stdout}{stderr}");

@@ -19,7 +19,10 @@ pub fn extension_path() -> PathBuf {
         return PathBuf::from(path);
     }
     let daemon = PathBuf::from(env!("CARGO_BIN_EXE_eventsrv"));
-    let beside = daemon.parent().expect("binary has a directory").join("libeventsrv.so");
+    let beside = daemon
+        .parent()
+        .expect("binary has a directory")
+        .join("libeventsrv.so");
     assert!(
         beside.exists(),
         "{} is missing: build the extension with the same profile first \
@@ -140,7 +143,9 @@ impl Php {
     /// Run the worker (tests/php/worker.php) to completion, e.g. with `--once` or `--replay`.
     pub fn run_worker(&self, args: &[&str]) -> Output {
         let mut command = self.command(&repo_root().join("php/bin/eventsrv-worker"));
-        command.arg(repo_root().join("tests/php/worker.php")).args(args);
+        command
+            .arg(repo_root().join("tests/php/worker.php"))
+            .args(args);
         command.output().expect("worker runs")
     }
 }
@@ -156,7 +161,11 @@ impl PhpChild {
     fn new(mut child: Child) -> PhpChild {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().map(BufReader::new);
-        PhpChild { child: Some(child), stdin, stdout }
+        PhpChild {
+            child: Some(child),
+            stdin,
+            stdout,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -171,7 +180,12 @@ impl PhpChild {
 
     pub fn read_line(&mut self) -> Option<String> {
         let mut line = String::new();
-        match self.stdout.as_mut().expect("stdout piped").read_line(&mut line) {
+        match self
+            .stdout
+            .as_mut()
+            .expect("stdout piped")
+            .read_line(&mut line)
+        {
             Ok(0) | Err(_) => None,
             Ok(_) => Some(line.trim_end().to_owned()),
         }

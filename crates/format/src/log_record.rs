@@ -47,7 +47,9 @@ impl SegmentHeader {
             return Err(RecordError::SegmentHeader("shorter than 64 bytes".into()));
         }
         if &bytes[0..8] != SEGMENT_MAGIC {
-            return Err(RecordError::SegmentHeader("bad magic (not an eventsrv log segment)".into()));
+            return Err(RecordError::SegmentHeader(
+                "bad magic (not an eventsrv log segment)".into(),
+            ));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
         if version != LOG_FORMAT_VERSION {
@@ -57,7 +59,9 @@ impl SegmentHeader {
         }
         let crc = u32::from_le_bytes(bytes[60..64].try_into().expect("4 bytes"));
         if crc != crc32c::crc32c(&bytes[0..60]) {
-            return Err(RecordError::SegmentHeader("header checksum mismatch".into()));
+            return Err(RecordError::SegmentHeader(
+                "header checksum mismatch".into(),
+            ));
         }
         Ok(SegmentHeader {
             segment_index: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
@@ -88,9 +92,15 @@ pub struct CommitRecord {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogRecord {
-    Event { position: u64, event: EventRecord },
+    Event {
+        position: u64,
+        event: EventRecord,
+    },
     /// `position`: the last event position this commit covers.
-    Commit { position: u64, commit: CommitRecord },
+    Commit {
+        position: u64,
+        commit: CommitRecord,
+    },
 }
 
 impl LogRecord {
@@ -105,7 +115,10 @@ impl LogRecord {
 pub enum RecordError {
     SegmentHeader(String),
     /// Fewer bytes remain than the frame needs: a torn tail when at the end of the last segment.
-    Incomplete { needed: usize, available: usize },
+    Incomplete {
+        needed: usize,
+        available: usize,
+    },
     /// The frame is complete but does not verify.
     Corrupt(String),
 }
@@ -115,7 +128,10 @@ impl fmt::Display for RecordError {
         match self {
             RecordError::SegmentHeader(why) => write!(f, "bad segment header: {why}"),
             RecordError::Incomplete { needed, available } => {
-                write!(f, "incomplete record: needs {needed} bytes, {available} present")
+                write!(
+                    f,
+                    "incomplete record: needs {needed} bytes, {available} present"
+                )
             }
             RecordError::Corrupt(why) => write!(f, "corrupt record: {why}"),
         }
@@ -153,7 +169,10 @@ pub fn encode_record(record: &LogRecord, out: &mut Vec<u8>) {
     };
     result.expect("record fits RECORD_BYTES_MAX (checked by the writer)");
     let body_len = out.len() - start - FRAME_PREFIX_BYTES;
-    assert!(body_len <= RECORD_BYTES_MAX, "record body {body_len} exceeds RECORD_BYTES_MAX");
+    assert!(
+        body_len <= RECORD_BYTES_MAX,
+        "record body {body_len} exceeds RECORD_BYTES_MAX"
+    );
     let crc = crc32c::crc32c(&out[start + FRAME_PREFIX_BYTES..]);
     out[start..start + 4].copy_from_slice(&(body_len as u32).to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
@@ -171,16 +190,24 @@ pub fn encoded_len(record: &LogRecord) -> usize {
 /// Decode the record at the start of `bytes`; returns it and the bytes it used.
 pub fn decode_record(bytes: &[u8]) -> Result<(LogRecord, usize), RecordError> {
     if bytes.len() < FRAME_PREFIX_BYTES {
-        return Err(RecordError::Incomplete { needed: FRAME_PREFIX_BYTES, available: bytes.len() });
+        return Err(RecordError::Incomplete {
+            needed: FRAME_PREFIX_BYTES,
+            available: bytes.len(),
+        });
     }
     let body_len = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
     if !(BODY_PREFIX_BYTES..=RECORD_BYTES_MAX).contains(&body_len) {
-        return Err(RecordError::Corrupt(format!("record length {body_len} out of range")));
+        return Err(RecordError::Corrupt(format!(
+            "record length {body_len} out of range"
+        )));
     }
     let total = FRAME_PREFIX_BYTES + body_len;
     if bytes.len() < total {
-        return Err(RecordError::Incomplete { needed: total, available: bytes.len() });
+        return Err(RecordError::Incomplete {
+            needed: total,
+            available: bytes.len(),
+        });
     }
     let body = &bytes[FRAME_PREFIX_BYTES..total];
     if crc32c::crc32c(body) != crc {
@@ -214,7 +241,10 @@ pub fn decode_record(bytes: &[u8]) -> Result<(LogRecord, usize), RecordError> {
 /// The invariants of one event on its own (the writer checks ordering invariants).
 pub fn assert_event_valid(event: &EventRecord) -> Result<(), String> {
     if event.stream.is_empty() || event.stream.len() > STREAM_ID_BYTES_MAX {
-        return Err(format!("stream id of {} bytes (1..={STREAM_ID_BYTES_MAX})", event.stream.len()));
+        return Err(format!(
+            "stream id of {} bytes (1..={STREAM_ID_BYTES_MAX})",
+            event.stream.len()
+        ));
     }
     if event.event_type.is_empty() || event.event_type.len() > TYPE_NAME_BYTES_MAX {
         return Err(format!("event type of {} bytes", event.event_type.len()));
@@ -263,7 +293,10 @@ mod tests {
                 commit: CommitRecord {
                     checkpoints: vec![("p".into(), 2)],
                     projected_position: Some(2),
-                    changes: vec![EntityChange::Delete { class: "A".into(), uuid: "u".into() }],
+                    changes: vec![EntityChange::Delete {
+                        class: "A".into(),
+                        uuid: "u".into(),
+                    }],
                 },
             },
         ];
@@ -296,14 +329,20 @@ mod tests {
             for bit in 0..8 {
                 let mut flipped = buf.clone();
                 flipped[byte] ^= 1 << bit;
-                assert!(decode_record(&flipped).is_err(), "flip at {byte}:{bit} accepted");
+                assert!(
+                    decode_record(&flipped).is_err(),
+                    "flip at {byte}:{bit} accepted"
+                );
             }
         }
     }
 
     #[test]
     fn segment_header_round_trips_and_detects_damage() {
-        let h = SegmentHeader { segment_index: 3, position_before: 99 };
+        let h = SegmentHeader {
+            segment_index: 3,
+            position_before: 99,
+        };
         let bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes).unwrap(), h);
         let mut bad = bytes;

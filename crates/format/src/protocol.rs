@@ -35,10 +35,20 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EntityChange {
     /// Insert or replace the entity `uuid` of `class`; `data` is a vtree of its properties.
-    Upsert { class: String, uuid: String, data: Vec<u8>, position: u64 },
-    Delete { class: String, uuid: String },
+    Upsert {
+        class: String,
+        uuid: String,
+        data: Vec<u8>,
+        position: u64,
+    },
+    Delete {
+        class: String,
+        uuid: String,
+    },
     /// Remove every entity of `class` (a projection rebuild starts with this).
-    ResetClass { class: String },
+    ResetClass {
+        class: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +62,16 @@ pub struct CheckpointMove {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
-    Hello { client: ClientKind, pid: u32, version: String },
-    Append { stream: String, expected_version: u64, events: Vec<NewEvent> },
+    Hello {
+        client: ClientKind,
+        pid: u32,
+        version: String,
+    },
+    Append {
+        stream: String,
+        expected_version: u64,
+        events: Vec<NewEvent>,
+    },
     Commit {
         checkpoints: Vec<CheckpointMove>,
         projected_position: Option<u64>,
@@ -80,14 +98,37 @@ pub enum ErrorCode {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    Hello { daemon_version: String, layout_version: u32, region_path: String },
-    Appended { first_position: u64, last_position: u64, stream_version: u64 },
-    Conflict { stream: String, expected_version: u64, actual_version: u64 },
-    CheckpointConflict { name: String, expected: u64, actual: u64 },
-    Committed { position: u64 },
-    Status { json: String },
+    Hello {
+        daemon_version: String,
+        layout_version: u32,
+        region_path: String,
+    },
+    Appended {
+        first_position: u64,
+        last_position: u64,
+        stream_version: u64,
+    },
+    Conflict {
+        stream: String,
+        expected_version: u64,
+        actual_version: u64,
+    },
+    CheckpointConflict {
+        name: String,
+        expected: u64,
+        actual: u64,
+    },
+    Committed {
+        position: u64,
+    },
+    Status {
+        json: String,
+    },
     Pong,
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 #[derive(Debug)]
@@ -95,7 +136,9 @@ pub enum FrameError {
     /// The peer closed the connection cleanly between frames.
     Closed,
     Io(io::Error),
-    TooLarge { bytes: usize },
+    TooLarge {
+        bytes: usize,
+    },
     UnsupportedVersion(u8),
     Decode(String),
 }
@@ -106,10 +149,16 @@ impl fmt::Display for FrameError {
             FrameError::Closed => write!(f, "connection closed"),
             FrameError::Io(e) => write!(f, "{e}"),
             FrameError::TooLarge { bytes } => {
-                write!(f, "frame of {bytes} bytes exceeds the {FRAME_BYTES_MAX}-byte maximum")
+                write!(
+                    f,
+                    "frame of {bytes} bytes exceeds the {FRAME_BYTES_MAX}-byte maximum"
+                )
             }
             FrameError::UnsupportedVersion(v) => {
-                write!(f, "protocol version {v}, this build speaks {PROTOCOL_VERSION}")
+                write!(
+                    f,
+                    "protocol version {v}, this build speaks {PROTOCOL_VERSION}"
+                )
             }
             FrameError::Decode(why) => write!(f, "malformed message: {why}"),
         }
@@ -153,11 +202,15 @@ pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
 
 /// Decode a frame body (the bytes after the length prefix).
 pub fn decode_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, FrameError> {
-    let (&version, rest) = body.split_first().ok_or_else(|| FrameError::Decode("empty".into()))?;
+    let (&version, rest) = body
+        .split_first()
+        .ok_or_else(|| FrameError::Decode("empty".into()))?;
     if version != PROTOCOL_VERSION {
         return Err(FrameError::UnsupportedVersion(version));
     }
-    bincode_options().deserialize(rest).map_err(|e| FrameError::Decode(e.to_string()))
+    bincode_options()
+        .deserialize(rest)
+        .map_err(|e| FrameError::Decode(e.to_string()))
 }
 
 /// Read the 4-byte length prefix and check it. `Closed` if the peer closed before any byte.
@@ -178,7 +231,9 @@ pub fn read_frame_len(reader: &mut impl Read) -> Result<usize, FrameError> {
         return Err(FrameError::TooLarge { bytes: len });
     }
     if len < 2 {
-        return Err(FrameError::Decode(format!("frame of {len} bytes is too short")));
+        return Err(FrameError::Decode(format!(
+            "frame of {len} bytes is too short"
+        )));
     }
     Ok(len)
 }
@@ -221,17 +276,26 @@ mod tests {
     #[test]
     fn oversized_and_garbage_frames_are_refused_without_allocating() {
         let claim = (u32::MAX).to_le_bytes();
-        assert!(matches!(read_message::<Request>(&mut &claim[..]), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            read_message::<Request>(&mut &claim[..]),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut garbage = 6u32.to_le_bytes().to_vec();
         garbage.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        assert!(matches!(read_message::<Request>(&mut &garbage[..]), Err(FrameError::Decode(_))));
+        assert!(matches!(
+            read_message::<Request>(&mut &garbage[..]),
+            Err(FrameError::Decode(_))
+        ));
         let mut wrong_version = 2u32.to_le_bytes().to_vec();
         wrong_version.extend_from_slice(&[9, 0]);
         assert!(matches!(
             read_message::<Request>(&mut &wrong_version[..]),
             Err(FrameError::UnsupportedVersion(9))
         ));
-        assert!(matches!(read_message::<Request>(&mut &[][..]), Err(FrameError::Closed)));
+        assert!(matches!(
+            read_message::<Request>(&mut &[][..]),
+            Err(FrameError::Closed)
+        ));
     }
 
     #[test]

@@ -38,14 +38,20 @@ impl fmt::Display for VtreeError {
                 write!(f, "unknown value tag 0x{tag:02x} at byte {offset}")
             }
             VtreeError::TooDeep { offset } => {
-                write!(f, "value nested deeper than {VALUE_DEPTH_MAX} at byte {offset}")
+                write!(
+                    f,
+                    "value nested deeper than {VALUE_DEPTH_MAX} at byte {offset}"
+                )
             }
             VtreeError::BadMapKey { offset } => {
                 write!(f, "map key at byte {offset} is neither int nor string")
             }
             VtreeError::TrailingBytes { offset } => write!(f, "bytes after the value at {offset}"),
             VtreeError::TooLarge { bytes } => {
-                write!(f, "value of {bytes} bytes exceeds the {FRAME_BYTES_MAX}-byte maximum")
+                write!(
+                    f,
+                    "value of {bytes} bytes exceeds the {FRAME_BYTES_MAX}-byte maximum"
+                )
             }
         }
     }
@@ -69,7 +75,9 @@ impl Encoder {
         Self::default()
     }
     pub fn with_capacity(bytes: usize) -> Self {
-        Encoder { buf: Vec::with_capacity(bytes) }
+        Encoder {
+            buf: Vec::with_capacity(bytes),
+        }
     }
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
@@ -134,7 +142,8 @@ impl Encoder {
         mark
     }
     fn raw_bytes(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(bytes);
     }
 }
@@ -150,10 +159,18 @@ pub enum Node<'a> {
     Str(&'a [u8]),
     List(u32),
     Map(u32),
-    Object { class: &'a [u8], count: u32 },
+    Object {
+        class: &'a [u8],
+        count: u32,
+    },
     /// Followed by one node: the backing value or case name.
-    Enum { class: &'a [u8] },
-    DateTime { class: &'a [u8], text: &'a [u8] },
+    Enum {
+        class: &'a [u8],
+    },
+    DateTime {
+        class: &'a [u8],
+        text: &'a [u8],
+    },
 }
 
 /// Streaming, bounds-checked decoder over borrowed bytes.
@@ -188,12 +205,20 @@ impl<'a> Decoder<'a> {
             TAG_MAP => Node::Map(self.u32()?),
             TAG_OBJECT => {
                 let class = self.raw_bytes()?;
-                Node::Object { class, count: self.u32()? }
+                Node::Object {
+                    class,
+                    count: self.u32()?,
+                }
             }
-            TAG_ENUM => Node::Enum { class: self.raw_bytes()? },
+            TAG_ENUM => Node::Enum {
+                class: self.raw_bytes()?,
+            },
             TAG_DATETIME => {
                 let class = self.raw_bytes()?;
-                Node::DateTime { class, text: self.raw_bytes()? }
+                Node::DateTime {
+                    class,
+                    text: self.raw_bytes()?,
+                }
             }
             tag => return Err(VtreeError::UnknownTag { offset: at, tag }),
         })
@@ -207,7 +232,9 @@ impl<'a> Decoder<'a> {
     /// Skip one whole value (with everything nested in it).
     pub fn skip_value(&mut self, depth: usize) -> Result<(), VtreeError> {
         if depth > VALUE_DEPTH_MAX {
-            return Err(VtreeError::TooDeep { offset: self.offset });
+            return Err(VtreeError::TooDeep {
+                offset: self.offset,
+            });
         }
         let at = self.offset;
         match self.node()? {
@@ -250,7 +277,9 @@ impl<'a> Decoder<'a> {
             .offset
             .checked_add(len)
             .filter(|end| *end <= self.bytes.len())
-            .ok_or(VtreeError::Truncated { offset: self.offset })?;
+            .ok_or(VtreeError::Truncated {
+                offset: self.offset,
+            })?;
         let slice = &self.bytes[self.offset..end];
         self.offset = end;
         Ok(slice)
@@ -259,7 +288,9 @@ impl<'a> Decoder<'a> {
         Ok(self.take(8)?.try_into().expect("take(8) returns 8 bytes"))
     }
     fn u32(&mut self) -> Result<u32, VtreeError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("take(4) returns 4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("take(4) returns 4 bytes"),
+        ))
     }
     fn raw_bytes(&mut self) -> Result<&'a [u8], VtreeError> {
         let len = self.u32()? as usize;
@@ -275,7 +306,9 @@ pub fn validate(bytes: &[u8]) -> Result<(), VtreeError> {
     let mut decoder = Decoder::new(bytes);
     decoder.skip_value(0)?;
     if !decoder.is_at_end() {
-        return Err(VtreeError::TrailingBytes { offset: decoder.offset() });
+        return Err(VtreeError::TrailingBytes {
+            offset: decoder.offset(),
+        });
     }
     Ok(())
 }
@@ -285,7 +318,9 @@ pub fn to_json(bytes: &[u8]) -> Result<serde_json::Value, VtreeError> {
     let mut decoder = Decoder::new(bytes);
     let value = node_to_json(&mut decoder, 0)?;
     if !decoder.is_at_end() {
-        return Err(VtreeError::TrailingBytes { offset: decoder.offset() });
+        return Err(VtreeError::TrailingBytes {
+            offset: decoder.offset(),
+        });
     }
     Ok(value)
 }
@@ -307,13 +342,17 @@ fn key_string(bytes: &[u8]) -> String {
 fn node_to_json(decoder: &mut Decoder<'_>, depth: usize) -> Result<serde_json::Value, VtreeError> {
     use serde_json::{Map, Value};
     if depth > VALUE_DEPTH_MAX {
-        return Err(VtreeError::TooDeep { offset: decoder.offset() });
+        return Err(VtreeError::TooDeep {
+            offset: decoder.offset(),
+        });
     }
     Ok(match decoder.node()? {
         Node::Null => Value::Null,
         Node::Bool(b) => Value::Bool(b),
         Node::Int(i) => Value::from(i),
-        Node::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        Node::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Node::Str(s) => bytes_to_json(s),
         Node::List(count) => {
             let mut items = Vec::with_capacity(count.min(1024) as usize);
@@ -395,7 +434,10 @@ mod tests {
     fn every_truncation_is_an_error_not_a_panic() {
         let bytes = sample();
         for len in 0..bytes.len() {
-            assert!(validate(&bytes[..len]).is_err(), "prefix of {len} bytes validated");
+            assert!(
+                validate(&bytes[..len]).is_err(),
+                "prefix of {len} bytes validated"
+            );
         }
     }
 
@@ -403,8 +445,14 @@ mod tests {
     fn trailing_bytes_and_unknown_tags_are_refused() {
         let mut bytes = sample();
         bytes.push(0);
-        assert!(matches!(validate(&bytes), Err(VtreeError::TrailingBytes { .. })));
-        assert!(matches!(validate(&[0x7f]), Err(VtreeError::UnknownTag { tag: 0x7f, .. })));
+        assert!(matches!(
+            validate(&bytes),
+            Err(VtreeError::TrailingBytes { .. })
+        ));
+        assert!(matches!(
+            validate(&[0x7f]),
+            Err(VtreeError::UnknownTag { tag: 0x7f, .. })
+        ));
     }
 
     #[test]
@@ -430,6 +478,9 @@ mod tests {
         e.begin_map(1);
         e.begin_list(0);
         e.null();
-        assert!(matches!(validate(&e.buf), Err(VtreeError::BadMapKey { .. })));
+        assert!(matches!(
+            validate(&e.buf),
+            Err(VtreeError::BadMapKey { .. })
+        ));
     }
 }
