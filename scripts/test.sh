@@ -16,3 +16,6 @@ EXT="$EVENTSRV_EXT" EVENTSRV_BIN="$EVENTSRV_BIN" bash crates/ext/tests/run.sh
 
 log "PHP userland tests (PHPUnit)"
 phpunit -c php/phpunit.xml.dist
+
+log "bank example tests (PHPUnit, eventsrv's test helpers, no daemon)"
+phpunit -c examples/bank/phpunit.xml.dist

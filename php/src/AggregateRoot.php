@@ -56,6 +56,19 @@ abstract class AggregateRoot
         return static::retrieve($uuid);
     }
 
+    /**
+     * A test scenario for this aggregate that needs no daemon:
+     *
+     *     AccountAggregateRoot::fake($uuid)
+     *         ->given([new AccountCreated('Ada')])
+     *         ->when(fn (AccountAggregateRoot $account) => $account->increaseBalance(10))
+     *         ->assertRecorded(new BalanceIncreased(10));
+     */
+    public static function fake(?string $uuid = null): Testing\AggregateScenario
+    {
+        return new Testing\AggregateScenario(static::class, $uuid ?? Uuid::v7());
+    }
+
     /** A new aggregate with a fresh UUIDv7. */
     public static function new(): static
     {

@@ -36,6 +36,12 @@ final class Runtime
         return self::$backend ?? (self::$native ??= new NativeBackend());
     }
 
+    /** The backend installed with useBackend(), or null when the extension is in use. */
+    public static function installedBackend(): ?Backend
+    {
+        return self::$backend;
+    }
+
     /** Replaces the native backend (tests); null goes back to the extension. */
     public static function useBackend(?Backend $backend): void
     {
