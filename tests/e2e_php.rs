@@ -312,3 +312,30 @@ fn readers_never_see_a_torn_entity_while_the_writer_churns() {
     }
     drop(worker);
 }
+
+#[test]
+fn a_renamed_event_class_with_an_alias_still_loads_old_events() {
+    let daemon = TestDaemon::start_new();
+    let php = php_for(&daemon);
+    let uuid = "0190a7f3-0000-7000-8000-0000000000ee";
+    assert_eq!(php.run("rename.php", &["write", uuid]).trim(), "written");
+    let state = json(&php.run("rename.php", &["read", uuid]));
+    assert_eq!(
+        state["texts"],
+        serde_json::json!(["first", "second", "third"]),
+        "{state}"
+    );
+    assert_eq!(
+        state["classes"],
+        serde_json::json!([
+            "Fixture\\After\\NoteWritten",
+            "Fixture\\After\\NoteWritten",
+            "Fixture\\After\\NoteWritten"
+        ])
+    );
+    assert_eq!(
+        state["types"][2], "Fixture\\Before\\NoteTaken",
+        "new events keep the stored name, so history reads the same everywhere"
+    );
+    assert_eq!(state["version"], 3);
+}
