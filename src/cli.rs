@@ -1,4 +1,4 @@
-//! The command line: `serve`, `status`, `tail`, `events`, `--version`.
+//! The command line: `serve`, `status`, `snapshot`, `verify`, `tail`, `events`, `--version`.
 //!
 //! Owns: argument and environment parsing (clap) and dispatch to the module that does the work.
 //! Must never: hold logic of its own beyond turning arguments into calls.
@@ -29,6 +29,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show the daemon's state (or the region file's, when the daemon is down).
     Status(StatusArgs),
+    /// Ask the running daemon to write a snapshot of the state region now.
+    Snapshot(SnapshotArgs),
+    /// Check every log segment and snapshot file (offline; read-only) and print what was found.
+    Verify(VerifyArgs),
     /// Print events from the log as JSON lines (reads the log files; no daemon needed).
     Tail(TailArgs),
     /// Print one stream's events from the log as JSON lines.
@@ -58,6 +62,16 @@ pub struct ServeArgs {
     /// Log line format on stderr (filter with EVENTSRV_LOG, e.g. "debug")
     #[arg(long, env = "EVENTSRV_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Write a snapshot after this many new events; 0 = never by count [default: 100000]
+    #[arg(long, env = "EVENTSRV_SNAPSHOT_EVERY_EVENTS", value_name = "N")]
+    pub snapshot_every_events: Option<u64>,
+    /// Write a snapshot this long after the previous one if anything changed; 0 = never by time
+    /// [default: 300]
+    #[arg(long, env = "EVENTSRV_SNAPSHOT_EVERY_SECONDS", value_name = "T")]
+    pub snapshot_every_seconds: Option<u64>,
+    /// Snapshot files to keep [default: 3]
+    #[arg(long, env = "EVENTSRV_SNAPSHOTS_KEEP", value_name = "K")]
+    pub snapshots_keep: Option<u64>,
     /// Seal log segments past this size (tests use tiny segments)
     #[arg(long, hide = true, value_parser = parse_size)]
     pub segment_bytes: Option<u64>,
@@ -69,6 +83,21 @@ pub struct StatusArgs {
     pub socket: PathBuf,
     #[arg(long, env = "EVENTSRV_REGION", default_value = REGION_DEFAULT, value_name = "PATH")]
     pub region: PathBuf,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[arg(long, env = "EVENTSRV_SOCKET", default_value = SOCKET_DEFAULT, value_name = "PATH")]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[arg(long, env = "EVENTSRV_DATA_DIR", default_value = DATA_DIR_DEFAULT, value_name = "DIR")]
+    pub data_dir: PathBuf,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -105,6 +134,9 @@ impl ServeArgs {
             socket_mode: self.socket_mode,
             config: self.config.clone(),
             segment_bytes_max: self.segment_bytes,
+            snapshot_every_events: self.snapshot_every_events,
+            snapshot_every_seconds: self.snapshot_every_seconds,
+            snapshots_keep: self.snapshots_keep,
         })
     }
 }
@@ -126,6 +158,14 @@ pub fn main() -> ExitCode {
         Command::Status(args) => {
             logging::init(LogFormat::Text);
             crate::status::run_status_command(&args.socket, &args.region, args.json)
+        }
+        Command::Snapshot(args) => {
+            logging::init(LogFormat::Text);
+            crate::snapshot::run_snapshot_command(&args.socket)
+        }
+        Command::Verify(args) => {
+            logging::init(LogFormat::Text);
+            crate::verify::run_verify_command(&args.data_dir, args.json)
         }
         Command::Tail(args) => {
             logging::init(LogFormat::Text);

@@ -15,6 +15,14 @@ pub const DATA_DIR_DEFAULT: &str = "/var/lib/eventsrv";
 pub const SOCKET_DEFAULT: &str = "/run/eventsrv/eventsrv.sock";
 pub const REGION_DEFAULT: &str = "/dev/shm/eventsrv.region";
 pub const SOCKET_MODE_DEFAULT: u32 = 0o660;
+/// A snapshot is written after this many new events (0: never by count).
+pub const SNAPSHOT_EVERY_EVENTS_DEFAULT: u64 = 100_000;
+/// A snapshot is written this long after the previous one if anything changed (0: never by time).
+pub const SNAPSHOT_EVERY_SECONDS_DEFAULT: u64 = 300;
+/// Snapshot files kept; older ones are removed once a new one is durable.
+pub const SNAPSHOTS_KEEP_DEFAULT: u64 = 3;
+/// Most snapshot files kept (each can be as large as the region's used bytes).
+pub const SNAPSHOTS_KEEP_MAX: u64 = 1_000;
 
 /// Once the first byte of a frame arrived, the rest must arrive within this bound.
 pub const FRAME_REST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,8 +34,10 @@ pub const SOCKET_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const SHUTDOWN_CONNECTIONS_WAIT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
-/// Boot logs a progress line every this many replayed records.
+/// Boot logs a progress line every this many replayed records...
 pub const REPLAY_PROGRESS_RECORDS: u64 = 100_000;
+/// ...or after this long, whichever comes first (when stderr is not a terminal).
+pub const REPLAY_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// `eventsrv tail --follow` polls the log this often.
 pub const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// `eventsrv status` gives up on the daemon after this long and reads the region instead.
@@ -46,6 +56,9 @@ pub struct ServeConfig {
     pub region_bytes: u64,
     pub socket_mode: u32,
     pub segment_bytes_max: u64,
+    pub snapshot_every_events: u64,
+    pub snapshot_every_seconds: u64,
+    pub snapshots_keep: u64,
 }
 
 /// Values given as flags or environment variables (clap merges the two).
@@ -58,6 +71,9 @@ pub struct ServeOverrides {
     pub socket_mode: Option<u32>,
     pub config: Option<PathBuf>,
     pub segment_bytes_max: Option<u64>,
+    pub snapshot_every_events: Option<u64>,
+    pub snapshot_every_seconds: Option<u64>,
+    pub snapshots_keep: Option<u64>,
 }
 
 /// The TOML config file. Unknown keys are refused so a typo is loud.
@@ -69,6 +85,9 @@ struct ConfigFile {
     region: Option<PathBuf>,
     region_size: Option<SizeValue>,
     socket_mode: Option<ModeValue>,
+    snapshot_every_events: Option<u64>,
+    snapshot_every_seconds: Option<u64>,
+    snapshots_keep: Option<u64>,
 }
 
 /// `region_size = 1073741824` or `region_size = "1GiB"`.
@@ -142,6 +161,18 @@ impl ServeConfig {
                 .or(file_socket_mode)
                 .unwrap_or(SOCKET_MODE_DEFAULT),
             segment_bytes_max: overrides.segment_bytes_max.unwrap_or(SEGMENT_BYTES_MAX),
+            snapshot_every_events: overrides
+                .snapshot_every_events
+                .or(file.snapshot_every_events)
+                .unwrap_or(SNAPSHOT_EVERY_EVENTS_DEFAULT),
+            snapshot_every_seconds: overrides
+                .snapshot_every_seconds
+                .or(file.snapshot_every_seconds)
+                .unwrap_or(SNAPSHOT_EVERY_SECONDS_DEFAULT),
+            snapshots_keep: overrides
+                .snapshots_keep
+                .or(file.snapshots_keep)
+                .unwrap_or(SNAPSHOTS_KEEP_DEFAULT),
         };
         config.check()?;
         Ok(config)
@@ -163,6 +194,12 @@ impl ServeConfig {
         if self.segment_bytes_max < SEGMENT_BYTES_MIN {
             return Err(ConfigError(format!(
                 "segment size must be at least {SEGMENT_BYTES_MIN} bytes"
+            )));
+        }
+        if !(1..=SNAPSHOTS_KEEP_MAX).contains(&self.snapshots_keep) {
+            return Err(ConfigError(format!(
+                "snapshots to keep must be 1..={SNAPSHOTS_KEEP_MAX}, not {}",
+                self.snapshots_keep
             )));
         }
         for (what, path) in [
@@ -246,6 +283,33 @@ mod tests {
         assert_eq!(config.socket_mode, 0o600);
         assert_eq!(config.data_dir, PathBuf::from(DATA_DIR_DEFAULT));
         assert_eq!(config.region, PathBuf::from(REGION_DEFAULT));
+        assert_eq!(config.snapshot_every_events, SNAPSHOT_EVERY_EVENTS_DEFAULT);
+        assert_eq!(config.snapshots_keep, SNAPSHOTS_KEEP_DEFAULT);
+    }
+
+    #[test]
+    fn snapshot_settings_come_from_flag_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("eventsrv.toml");
+        std::fs::write(
+            &path,
+            "snapshot_every_events = 500\nsnapshot_every_seconds = 0\nsnapshots_keep = 2\n",
+        )
+        .expect("write config");
+        let config = ServeConfig::resolve(ServeOverrides {
+            config: Some(path.clone()),
+            snapshots_keep: Some(5),
+            ..ServeOverrides::default()
+        })
+        .expect("resolves");
+        assert_eq!(config.snapshot_every_events, 500);
+        assert_eq!(config.snapshot_every_seconds, 0);
+        assert_eq!(config.snapshots_keep, 5);
+        let none_kept = ServeOverrides {
+            snapshots_keep: Some(0),
+            ..ServeOverrides::default()
+        };
+        assert!(ServeConfig::resolve(none_kept).is_err());
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Connection {
                 projected_position,
                 changes,
             }),
+            Request::Snapshot => self.ask_writer(WriteRequest::Snapshot),
             Request::AttachWorker => {
                 if !self.worker {
                     self.worker = true;

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Map of the crate (one file per concept):
-//! - [`cli`]: the command line (`serve`, `status`, `tail`, `events`) and its dispatch.
+//! - [`cli`]: the command line (`serve`, `status`, `snapshot`, `verify`, `tail`, `events`) and
+//!   its dispatch.
 //! - [`client`]: a minimal blocking socket client (CLI, stale-socket probe).
 //! - [`config`]: resolving `serve` settings (flag > env > config file > default) and the
 //!   daemon-only named bounds (timeouts, poll intervals).
@@ -20,7 +21,13 @@
 //! - [`state`]: what the writer needs from the state region, as a trait ([`state::StateStore`]),
 //!   implemented by the format crate's `RegionWriter`.
 //! - [`batch`]: planning one group commit: validation, expected versions, positions.
-//! - [`boot`]: open the log and replay it into a fresh region.
+//! - [`boot`]: open the log and bring a region up to its end: the surviving region file, else the
+//!   newest valid snapshot plus the log tail, else a full replay (docs/snapshots.md).
+//! - [`snapshot`]: snapshot files: the writer's schedule, writing them durably on a background
+//!   thread, keeping the last K, loading one at boot, `eventsrv snapshot`.
+//! - [`verify`]: `eventsrv verify`: every segment and snapshot checked offline.
+//! - [`state_dump`]: everything a region holds as comparable values (tests compare a booted
+//!   region with a fresh full replay).
 //! - [`writer`]: the single writer thread: validate, group-commit, apply, publish, reply.
 //! - [`server`]: the listening socket, the accept loop and orderly shutdown.
 //! - [`connection`]: one client connection: frames in, requests to the writer, frames out.
@@ -44,6 +51,9 @@ pub mod logging;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
+pub mod snapshot;
 pub mod state;
+pub mod state_dump;
 pub mod status;
+pub mod verify;
 pub mod writer;

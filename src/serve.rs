@@ -2,7 +2,8 @@
 //!
 //! Owns: the start-up order (lock the data dir, install signal handlers, bind the socket, boot,
 //! start the writer, serve) and the shutdown order (stop accepting and remove the socket, close
-//! connections, let the writer answer what is queued and sync, clear the daemon pid).
+//! connections, let the writer answer what is queued, sync, write a final snapshot, clear the
+//! daemon pid).
 //! Must never: exit 0 after a storage failure, or leave its socket file behind on a clean stop.
 
 use crate::boot::{self, BootSummary};
@@ -12,6 +13,7 @@ use crate::data_dir;
 use crate::log::Log;
 use crate::server::{self, Server};
 use crate::shutdown::ShutdownHandle;
+use crate::snapshot::SnapshotSchedule;
 use crate::state::StateStore;
 use crate::status::DaemonFacts;
 use crate::writer::{Counters, Writer, WriterExit, WriterMessage};
@@ -74,6 +76,7 @@ pub fn run_daemon<S: StateStore + Send + 'static>(
     let counters = Arc::new(Counters::default());
     let (queue_tx, queue_rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
     let facts = DaemonFacts::now(config.socket.clone(), config.data_dir.clone());
+    let schedule = SnapshotSchedule::new(config, summary.newest_snapshot);
     let writer = Writer::new(
         log,
         state,
@@ -81,7 +84,8 @@ pub fn run_daemon<S: StateStore + Send + 'static>(
         summary,
         facts,
         shutdown.clone(),
-    );
+    )
+    .with_snapshots(schedule);
     let writer_thread = match std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || writer.run(queue_rx))

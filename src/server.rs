@@ -217,8 +217,12 @@ impl Server {
             }
         }
         let mut streams = self.registry.streams.lock();
+        // Only the read side: a connection waiting for its next request wakes up and ends, while
+        // one waiting for the writer can still send the answer it gets (the result of an append
+        // that made it into the last batch, or the storage error that stopped the daemon). A
+        // client that loses the connection instead learns nothing about its append.
         for stream in streams.values() {
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = stream.shutdown(Shutdown::Read);
         }
         let deadline = Instant::now() + SHUTDOWN_CONNECTIONS_WAIT;
         while !streams.is_empty() {
@@ -232,6 +236,9 @@ impl Server {
                     connections = streams.len(),
                     "connection threads still running at shutdown"
                 );
+                for stream in streams.values() {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
                 break;
             }
         }

@@ -10,7 +10,7 @@ pub mod memory;
 
 use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
-use eventsrv_format::region::{RegionError, RegionStats, RegionWriter};
+use eventsrv_format::region::{LogLocation, RegionError, RegionImage, RegionStats, RegionWriter};
 use std::path::Path;
 
 /// The state region as the single writer thread sees it.
@@ -41,6 +41,13 @@ pub trait StateStore {
     fn classes(&self) -> Result<Vec<(String, u64)>, RegionError>;
     fn checkpoints(&self) -> Result<Vec<(String, u64)>, RegionError>;
     fn path(&self) -> &Path;
+    /// Mark "a batch is being applied": the region no longer claims a log location.
+    fn clear_applied_location(&self);
+    /// The region now holds exactly the log records before `location`.
+    fn set_applied_location(&self, location: LogLocation);
+    fn applied_location(&self) -> Option<LogLocation>;
+    /// A copy of the region's bytes for a snapshot (between batches), if this store has bytes.
+    fn copy_image(&mut self) -> Option<RegionImage>;
 }
 
 impl StateStore for RegionWriter {
@@ -107,5 +114,17 @@ impl StateStore for RegionWriter {
     }
     fn path(&self) -> &Path {
         RegionWriter::path(self)
+    }
+    fn clear_applied_location(&self) {
+        RegionWriter::clear_applied_location(self)
+    }
+    fn set_applied_location(&self, location: LogLocation) {
+        RegionWriter::set_applied_location(self, location)
+    }
+    fn applied_location(&self) -> Option<LogLocation> {
+        RegionWriter::applied_location(self)
+    }
+    fn copy_image(&mut self) -> Option<RegionImage> {
+        Some(RegionWriter::copy_image(self))
     }
 }

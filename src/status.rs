@@ -9,6 +9,7 @@ use crate::boot::BootSummary;
 use crate::client::Client;
 use crate::config::STATUS_SOCKET_TIMEOUT;
 use crate::log::LogStats;
+use crate::snapshot::SnapshotStatus;
 use crate::state::StateStore;
 use eventsrv_format::protocol::{Request, Response};
 use eventsrv_format::region::{MappedRegion, RegionError, RegionState};
@@ -60,6 +61,9 @@ pub struct StatusReport {
     pub workers_attached: u32,
     pub log: Option<LogSection>,
     pub boot: Option<BootSummary>,
+    /// Snapshots written by this daemon (docs/snapshots.md).
+    #[serde(default)]
+    pub snapshots: Option<SnapshotStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +164,7 @@ pub fn daemon_report<S: StateStore>(
             last_position: log.last_position,
         }),
         boot: Some(boot.clone()),
+        snapshots: None,
     }
 }
 
@@ -203,6 +208,7 @@ pub fn region_report(path: &Path) -> Result<StatusReport, RegionError> {
         workers_attached: header.workers_attached,
         log: None,
         boot: None,
+        snapshots: None,
     })
 }
 
@@ -319,11 +325,44 @@ pub fn render_text(report: &StatusReport) -> String {
         );
     }
     if let Some(boot) = &report.boot {
+        let source = match &boot.snapshot {
+            Some(path) => format!("{} {} + log tail", boot.source, path.display()),
+            None => boot.source.clone(),
+        };
         let _ = writeln!(
             w,
-            "boot:         {} of {} records ({} events, {} commits) in {} ms",
-            boot.source, boot.records, boot.events, boot.commits, boot.duration_ms
+            "boot:         from {source} in {} ms: {} of {} records replayed ({} events, {} \
+             commits in the log)",
+            boot.duration_ms, boot.records_replayed, boot.records, boot.events, boot.commits
         );
+        for why in &boot.skipped {
+            let _ = writeln!(w, "  skipped:    {why}");
+        }
+    }
+    if let Some(snapshots) = &report.snapshots {
+        match &snapshots.last {
+            Some(last) => {
+                let _ = writeln!(
+                    w,
+                    "snapshots:    last {} (position {}, {} bytes), {} written, {} failed",
+                    last.path.display(),
+                    last.position,
+                    last.bytes,
+                    snapshots.written,
+                    snapshots.failed
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    w,
+                    "snapshots:    none written since start, {} failed",
+                    snapshots.failed
+                );
+            }
+        }
+        if let Some(error) = &snapshots.last_error {
+            let _ = writeln!(w, "  last error: {error}");
+        }
     }
     out
 }

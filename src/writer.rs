@@ -11,15 +11,17 @@ use crate::batch::{BatchPlan, Planned};
 use crate::boot::{apply_record, BootSummary};
 use crate::log::{Log, LogError};
 use crate::shutdown::{FailOnPanic, ShutdownHandle};
+use crate::snapshot::{SnapshotCause, SnapshotSchedule};
 use crate::state::StateStore;
 use crate::status::{self, DaemonFacts};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use eventsrv_format::limits::{BATCH_BYTES_MAX, BATCH_REQUESTS_MAX};
 use eventsrv_format::log_record::LogRecord;
 use eventsrv_format::protocol::{CheckpointMove, EntityChange, ErrorCode, NewEvent, Response};
+use eventsrv_format::region::LogLocation;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A request only the writer can answer.
 #[derive(Debug)]
@@ -37,6 +39,8 @@ pub enum WriteRequest {
     /// The connection now counts as a worker: publish the counters, then answer `Pong`.
     AttachWorker,
     Status,
+    /// Write a snapshot now; answered `Snapshotted` once it is durable.
+    Snapshot,
 }
 
 impl WriteRequest {
@@ -59,7 +63,7 @@ impl WriteRequest {
                     EntityChange::ResetClass { class } => class.len() + 8,
                 })
                 .sum(),
-            WriteRequest::AttachWorker | WriteRequest::Status => 0,
+            WriteRequest::AttachWorker | WriteRequest::Status | WriteRequest::Snapshot => 0,
         }
     }
 }
@@ -97,6 +101,10 @@ pub struct Writer<S: StateStore> {
     boot: BootSummary,
     facts: DaemonFacts,
     shutdown: ShutdownHandle,
+    /// Log records the region holds (its applied location's count).
+    records: u64,
+    /// None: no snapshots (unit tests on an in-memory state).
+    snapshots: Option<SnapshotSchedule>,
 }
 
 type Pending = (WriteRequest, Sender<Response>);
@@ -106,6 +114,7 @@ enum Answer {
     Planned(Planned),
     AttachWorker,
     Status,
+    Snapshot,
 }
 
 impl<S: StateStore> Writer<S> {
@@ -118,6 +127,7 @@ impl<S: StateStore> Writer<S> {
         shutdown: ShutdownHandle,
     ) -> Writer<S> {
         let projected_position = boot.projected_position;
+        let records = boot.records;
         Writer {
             log,
             state,
@@ -127,7 +137,15 @@ impl<S: StateStore> Writer<S> {
             boot,
             facts,
             shutdown,
+            records,
+            snapshots: None,
         }
+    }
+
+    /// Take snapshots on `schedule`, on request, and at a clean stop.
+    pub fn with_snapshots(mut self, schedule: SnapshotSchedule) -> Writer<S> {
+        self.snapshots = Some(schedule);
+        self
     }
 
     /// Serve until `Shutdown` (or every sender is gone), or until a storage failure.
@@ -135,8 +153,21 @@ impl<S: StateStore> Writer<S> {
         let _guard = FailOnPanic(self.shutdown.clone());
         let mut stopping = false;
         loop {
+            let budget = self
+                .snapshots
+                .as_ref()
+                .and_then(|schedule| schedule.wait_budget(self.records));
             let first = if stopping {
                 queue.try_recv().ok()
+            } else if let Some(budget) = budget {
+                match queue.recv_timeout(budget) {
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.snapshot_if_due();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
             } else {
                 queue.recv().ok()
             };
@@ -171,6 +202,7 @@ impl<S: StateStore> Writer<S> {
                 self.shutdown.fail();
                 return WriterExit::Failed;
             }
+            self.snapshot_if_due();
         }
         let exit = match self.log.sync() {
             Ok(()) => WriterExit::Clean,
@@ -180,9 +212,61 @@ impl<S: StateStore> Writer<S> {
                 WriterExit::Failed
             }
         };
+        if exit == WriterExit::Clean {
+            self.snapshot_at_stop();
+        }
         self.state.set_daemon_pid(0);
         tracing::info!(position = self.log.last_position(), "writer stopped");
         exit
+    }
+
+    /// A periodic snapshot, if one is due and none is being written.
+    fn snapshot_if_due(&mut self) {
+        let Some(schedule) = &self.snapshots else {
+            return;
+        };
+        if schedule.busy() {
+            return;
+        }
+        if let Some(cause) = schedule.due(self.log.last_position(), self.records) {
+            self.snapshot(cause, Vec::new(), false);
+        }
+    }
+
+    /// On a clean stop: wait for the one being written, then write one if the state moved on.
+    fn snapshot_at_stop(&mut self) {
+        let Some(schedule) = &mut self.snapshots else {
+            return;
+        };
+        schedule.finish_in_flight();
+        if !schedule.has_snapshot_of(self.records) {
+            self.snapshot(SnapshotCause::Shutdown, Vec::new(), true);
+        }
+    }
+
+    /// Copy the region (the writer's only pause) and hand the copy to the snapshot thread.
+    fn snapshot(&mut self, cause: SnapshotCause, replies: Vec<Sender<Response>>, wait: bool) {
+        let copy_started = Instant::now();
+        let Some(image) = self.state.copy_image() else {
+            for reply in replies {
+                let _ = reply.send(Response::Error {
+                    code: ErrorCode::BadRequest,
+                    message: "this state cannot be snapshotted".into(),
+                });
+            }
+            return;
+        };
+        assert_eq!(
+            image.location.records, self.records,
+            "a snapshot covers exactly the records the region holds"
+        );
+        assert_eq!(image.committed_position, self.log.last_position());
+        let copy = copy_started.elapsed();
+        let schedule = self
+            .snapshots
+            .as_mut()
+            .expect("snapshots are only taken with a schedule");
+        schedule.start(image, copy, cause, replies, wait);
     }
 
     fn publish_counters(&mut self) {
@@ -226,6 +310,7 @@ impl<S: StateStore> Writer<S> {
                 )),
                 WriteRequest::AttachWorker => Answer::AttachWorker,
                 WriteRequest::Status => Answer::Status,
+                WriteRequest::Snapshot => Answer::Snapshot,
             };
             answers.push((answer, reply));
         }
@@ -256,6 +341,7 @@ impl<S: StateStore> Writer<S> {
                 });
             }
         }
+        let mut snapshot_replies = Vec::new();
         for (answer, reply) in answers {
             let response = match answer {
                 Answer::Planned(Planned::Refused(response)) => response,
@@ -278,9 +364,25 @@ impl<S: StateStore> Writer<S> {
                 Answer::Status => Response::Status {
                     json: self.status_json(),
                 },
+                Answer::Snapshot => {
+                    snapshot_replies.push(reply);
+                    continue;
+                }
             };
             // A client that went away does not care; the reply channel never blocks (bounded 1).
             let _ = reply.send(response);
+        }
+        if !snapshot_replies.is_empty() {
+            if self.snapshots.is_some() {
+                self.snapshot(SnapshotCause::Requested, snapshot_replies, false);
+            } else {
+                for reply in snapshot_replies {
+                    let _ = reply.send(Response::Error {
+                        code: ErrorCode::BadRequest,
+                        message: "snapshots are not enabled".into(),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -288,6 +390,9 @@ impl<S: StateStore> Writer<S> {
     fn apply(&mut self, records: &[LogRecord]) -> Result<(), String> {
         let before_projected = self.projected_position;
         let mut events = false;
+        // A daemon that dies from here until the location is set again leaves a region that no
+        // later daemon adopts (it may hold part of this batch).
+        self.state.clear_applied_location();
         for record in records {
             events |= matches!(record, LogRecord::Event { .. });
             apply_record(&mut self.state, record, &mut self.projected_position)
@@ -304,6 +409,13 @@ impl<S: StateStore> Writer<S> {
         if self.projected_position != before_projected {
             self.state.publish_projected(self.projected_position);
         }
+        self.records += records.len() as u64;
+        let (segment, offset) = self.log.end();
+        self.state.set_applied_location(LogLocation {
+            segment,
+            offset,
+            records: self.records,
+        });
         Ok(())
     }
 
@@ -319,7 +431,7 @@ impl<S: StateStore> Writer<S> {
     }
 
     fn status_json(&self) -> String {
-        let report = status::daemon_report(
+        let mut report = status::daemon_report(
             &self.state,
             &self.log.stats(),
             &self.boot,
@@ -330,6 +442,10 @@ impl<S: StateStore> Writer<S> {
                 self.counters.workers.load(Ordering::Acquire),
             ),
         );
+        report.snapshots = self
+            .snapshots
+            .as_ref()
+            .map(|schedule| schedule.status.lock().clone());
         serde_json::to_string(&report).expect("a status report always serializes")
     }
 }

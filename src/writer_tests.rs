@@ -46,6 +46,7 @@ fn writer(data_dir: &Path, state: MemoryState) -> Writer<MemoryState> {
         duration_ms: 0,
         torn_tail_bytes_cut: None,
         projected_position: 0,
+        ..BootSummary::default()
     };
     let facts = DaemonFacts::now("/tmp/test.sock".into(), data_dir.into());
     Writer::new(

@@ -71,6 +71,12 @@ impl Log {
         self.order.last_commit_position()
     }
 
+    /// Where the log ends: (active segment index, byte offset just after its last record).
+    /// The state region records this after every applied batch (docs/snapshots.md).
+    pub fn end(&self) -> (u64, u64) {
+        (self.active_index, self.active_bytes)
+    }
+
     pub fn stats(&self) -> LogStats {
         LogStats {
             segments: self.active_index,
@@ -95,14 +101,22 @@ impl Log {
             encode_record(record, &mut self.buffer);
         }
         let path = segment_path(&self.dir, self.active_index);
-        self.active
-            .write_all(&self.buffer)
-            .map_err(LogError::io(&path, "write to"))?;
-        rustix::fs::fdatasync(&self.active).map_err(|errno| LogError::Io {
-            path: path.clone(),
-            action: "fdatasync",
-            source: errno.into(),
-        })?;
+        if let Err(source) = self.active.write_all(&self.buffer) {
+            self.cut_failed_batch(&path);
+            return Err(LogError::Io {
+                path,
+                action: "write to",
+                source,
+            });
+        }
+        if let Err(errno) = rustix::fs::fdatasync(&self.active) {
+            self.cut_failed_batch(&path);
+            return Err(LogError::Io {
+                path,
+                action: "fdatasync",
+                source: errno.into(),
+            });
+        }
         let written = self.buffer.len() as u64;
         self.active_bytes += written;
         if self.buffer.capacity() > BATCH_BYTES_MAX {
@@ -110,6 +124,31 @@ impl Log {
             self.buffer = Vec::new();
         }
         Ok(written)
+    }
+
+    /// After a failed write or fdatasync: cut the segment back to where this batch started.
+    /// A short write (ENOSPC) leaves the batch's first records whole on disk; nobody was told
+    /// they were written, so they must not come back on the next start as a half-applied
+    /// append. Best effort: after an fdatasync error the kernel may already have written (or
+    /// dropped) pages, so that outcome stays unknown; the daemon stops either way.
+    fn cut_failed_batch(&mut self, path: &Path) {
+        let cut = self
+            .active
+            .set_len(self.active_bytes)
+            .and_then(|()| self.active.sync_all());
+        match cut {
+            Ok(()) => tracing::warn!(
+                segment = %path.display(),
+                offset = self.active_bytes,
+                "cut the failed batch off the log"
+            ),
+            Err(e) => tracing::error!(
+                segment = %path.display(),
+                offset = self.active_bytes,
+                "cannot cut the failed batch off the log ({e}): the next start cuts or refuses \
+                 what is left"
+            ),
+        }
     }
 
     /// fdatasync the active segment (shutdown).

@@ -14,7 +14,7 @@ pub mod scan;
 pub mod segment;
 
 pub use appender::{Log, LogStats};
-pub use recovery::{open, RecoverySummary, TornTail};
+pub use recovery::{open, open_located, RecoverySummary, TornTail};
 
 use std::fmt;
 use std::io;

@@ -7,7 +7,7 @@
 //! Must never: cut a complete record, or start on a log with a gap or a corrupt record.
 
 use super::appender::Log;
-use super::scan::{scan_segment, OrderCheck, TailPolicy};
+use super::scan::{scan_segment_located, OrderCheck, TailPolicy};
 use super::segment::{
     create_segment, fsync_dir, list_segments, log_dir, remove_unfinished, segment_path,
 };
@@ -42,6 +42,20 @@ pub fn open(
     segment_bytes_max: u64,
     visit: &mut dyn FnMut(&LogRecord) -> Result<(), String>,
 ) -> Result<(Log, RecoverySummary), LogError> {
+    open_located(
+        data_dir,
+        segment_bytes_max,
+        &mut |record, _segment, _end| visit(record),
+    )
+}
+
+/// [`open`], also telling `visit` where each record ends: (segment index, byte offset just after
+/// the record). Boot uses it to skip the records a snapshot or surviving region already holds.
+pub fn open_located(
+    data_dir: &Path,
+    segment_bytes_max: u64,
+    visit: &mut dyn FnMut(&LogRecord, u64, u64) -> Result<(), String>,
+) -> Result<(Log, RecoverySummary), LogError> {
     let dir = log_dir(data_dir);
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir).map_err(LogError::io(&dir, "create"))?;
@@ -63,13 +77,6 @@ pub fn open(
         ));
     };
 
-    let mut counting_visit = |record: &LogRecord| {
-        match record {
-            LogRecord::Event { .. } => summary.events += 1,
-            LogRecord::Commit { .. } => summary.commits += 1,
-        }
-        visit(record)
-    };
     let mut sealed_bytes = 0;
     let mut last_scan = None;
     for &index in &indices {
@@ -80,13 +87,19 @@ pub fn open(
         } else {
             TailPolicy::Sealed
         };
-        let scan = scan_segment(
+        let scan = scan_segment_located(
             &path,
             &bytes,
             index,
             &mut order,
             policy,
-            &mut counting_visit,
+            &mut |record, end| {
+                match record {
+                    LogRecord::Event { .. } => summary.events += 1,
+                    LogRecord::Commit { .. } => summary.commits += 1,
+                }
+                visit(record, index, end)
+            },
         )?;
         if index == last {
             last_scan = Some((scan, bytes.len() as u64));

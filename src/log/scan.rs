@@ -8,7 +8,8 @@
 
 use super::LogError;
 use eventsrv_format::log_record::{
-    decode_record, LogRecord, RecordError, SegmentHeader, SEGMENT_HEADER_BYTES,
+    decode_record, LogRecord, RecordError, SegmentHeader, BODY_PREFIX_BYTES, FRAME_PREFIX_BYTES,
+    SEGMENT_HEADER_BYTES,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -103,18 +104,29 @@ pub fn next_record(bytes: &[u8], at: usize) -> Next {
     }
     match decode_record(rest) {
         Ok((record, len)) => Next::Record { record, len },
-        Err(RecordError::Incomplete { needed, available }) => match later_valid_record(rest) {
-            Some(later) => Next::Corrupt {
-                why: format!(
-                    "the record claims {needed} bytes and only {available} remain, yet a complete \
-                     record starts at byte offset {}: a damaged length field",
-                    at + later
-                ),
-            },
-            None => Next::Torn {
+        Err(RecordError::Incomplete { needed, available }) => {
+            if let Some(later) = later_valid_record(rest) {
+                return Next::Corrupt {
+                    why: format!(
+                        "the record claims {needed} bytes and only {available} remain, yet a \
+                         complete record starts at byte offset {}: a damaged length field",
+                        at + later
+                    ),
+                };
+            }
+            if let Some(body_len) = complete_body_under_damaged_length(rest) {
+                return Next::Corrupt {
+                    why: format!(
+                        "the record claims {needed} bytes and only {available} remain, yet its \
+                         first {body_len} body bytes match its CRC32C: a complete record with a \
+                         damaged length field"
+                    ),
+                };
+            }
+            Next::Torn {
                 why: format!("incomplete record: needs {needed} bytes, {available} present"),
-            },
-        },
+            }
+        }
         Err(RecordError::Corrupt(_)) if rest.iter().all(|b| *b == 0) => Next::Torn {
             why: format!("{} trailing zero bytes", rest.len()),
         },
@@ -122,6 +134,25 @@ pub fn next_record(bytes: &[u8], at: usize) -> Next {
             why: error.to_string(),
         },
     }
+}
+
+/// For a record whose length runs past the end: the body length at which the bytes that are
+/// there match the record's CRC, if any. A torn write never produces that (its CRC covers bytes
+/// that never arrived); a bit flip in the length field of a complete last record does, and that
+/// record must be refused, not cut.
+fn complete_body_under_damaged_length(rest: &[u8]) -> Option<usize> {
+    let stored_crc = u32::from_le_bytes(rest.get(4..8)?.try_into().expect("4 bytes"));
+    let body = &rest[FRAME_PREFIX_BYTES..];
+    let mut crc = crc32c::crc32c(&body[..BODY_PREFIX_BYTES.min(body.len())]);
+    for len in BODY_PREFIX_BYTES..=body.len() {
+        if len > BODY_PREFIX_BYTES {
+            crc = crc32c::crc32c_append(crc, &body[len - 1..len]);
+        }
+        if crc == stored_crc {
+            return Some(len);
+        }
+    }
+    None
 }
 
 /// Offset (within `rest`, > 0) of the first complete valid record, if any.
@@ -156,6 +187,21 @@ pub fn scan_segment(
     policy: TailPolicy,
     visit: &mut dyn FnMut(&LogRecord) -> Result<(), String>,
 ) -> Result<SegmentScan, LogError> {
+    scan_segment_located(path, bytes, index, order, policy, &mut |record, _end| {
+        visit(record)
+    })
+}
+
+/// [`scan_segment`], also telling `visit` the byte offset just after each record (boot matches a
+/// snapshot's or a surviving region's log location against it).
+pub fn scan_segment_located(
+    path: &Path,
+    bytes: &[u8],
+    index: u64,
+    order: &mut OrderCheck,
+    policy: TailPolicy,
+    visit: &mut dyn FnMut(&LogRecord, u64) -> Result<(), String>,
+) -> Result<SegmentScan, LogError> {
     check_header(path, bytes, index, order.last_position())?;
     let mut at = SEGMENT_HEADER_BYTES;
     let mut records = 0;
@@ -170,7 +216,7 @@ pub fn scan_segment(
                         offset,
                         why,
                     })?;
-                visit(&record).map_err(|why| LogError::Replay {
+                visit(&record, (at + len) as u64).map_err(|why| LogError::Replay {
                     path: path.into(),
                     offset,
                     why,

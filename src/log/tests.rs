@@ -172,6 +172,36 @@ fn a_length_flip_that_makes_a_middle_record_look_torn_is_corruption() {
 }
 
 #[test]
+fn a_longer_length_claim_on_the_last_record_is_corruption_not_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    let original = std::fs::read(segment_one(dir.path())).expect("read");
+    // Every bit of the length that makes the claim longer (still within the record limit) and
+    // so makes the complete last record look incomplete.
+    for bit in 0..23 {
+        let mut bytes = original.clone();
+        let at = starts[2] as usize + bit / 8;
+        if bytes[at] & (1 << (bit % 8)) != 0 {
+            continue;
+        }
+        bytes[at] ^= 1 << (bit % 8);
+        std::fs::write(segment_one(dir.path()), &bytes).expect("write");
+        let error = open_collect(dir.path(), u64::MAX / 2)
+            .err()
+            .unwrap_or_else(|| panic!("length bit {bit}: the last record was cut, not refused"));
+        assert!(
+            matches!(error, LogError::Corrupt { offset, .. } if offset == starts[2]),
+            "length bit {bit}: {error}"
+        );
+        assert_eq!(
+            std::fs::read(segment_one(dir.path())).expect("read"),
+            bytes,
+            "length bit {bit}: nothing was cut"
+        );
+    }
+}
+
+#[test]
 fn ordering_violations_are_corruption() {
     let dir = tempfile::tempdir().expect("tempdir");
     three_events(dir.path());

@@ -4,7 +4,7 @@
 use super::StateStore;
 use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
-use eventsrv_format::region::{RegionError, RegionStats};
+use eventsrv_format::region::{LogLocation, RegionError, RegionImage, RegionStats};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,7 @@ pub struct MemoryState {
     pub daemon_pid: Cell<u32>,
     pub workers: Cell<u32>,
     pub clients: Cell<u32>,
+    pub applied_location: Cell<Option<LogLocation>>,
 }
 
 impl StateStore for MemoryState {
@@ -148,5 +149,17 @@ impl StateStore for MemoryState {
     }
     fn path(&self) -> &Path {
         &self.path
+    }
+    fn clear_applied_location(&self) {
+        self.applied_location.set(None);
+    }
+    fn set_applied_location(&self, location: LogLocation) {
+        self.applied_location.set(Some(location));
+    }
+    fn applied_location(&self) -> Option<LogLocation> {
+        self.applied_location.get()
+    }
+    fn copy_image(&mut self) -> Option<RegionImage> {
+        None
     }
 }

@@ -37,6 +37,8 @@ pub struct TestDaemon {
     pub region: PathBuf,
     /// Extra `serve` arguments used on every start (e.g. `--segment-bytes`).
     pub extra_args: Vec<String>,
+    /// `--region-size` (default [`TEST_REGION_BYTES`]; long soaks need more).
+    pub region_bytes: u64,
     child: Option<Child>,
     starts: u32,
 }
@@ -67,6 +69,7 @@ impl TestDaemon {
             region,
             dir,
             extra_args: Vec::new(),
+            region_bytes: TEST_REGION_BYTES,
             child: None,
             starts: 0,
         }
@@ -103,7 +106,7 @@ impl TestDaemon {
             .arg("--region")
             .arg(&self.region)
             .arg("--region-size")
-            .arg(TEST_REGION_BYTES.to_string())
+            .arg(self.region_bytes.to_string())
             .args(&self.extra_args)
             .env_remove("EVENTSRV_CONFIG")
             .env("EVENTSRV_LOG", "info")

@@ -9,6 +9,7 @@
 //! - [`log_record`]: segment headers and CRC-framed log records (events, projection commits).
 //! - [`protocol`]: socket frames and the request/response messages.
 //! - [`region`]: the shared-memory state region: writer (daemon) and reader (extension).
+//! - [`snapshot`]: snapshot files: a region image with its log location and a checksum.
 //! - [`futex`]: cross-process wait/wake on a region word.
 
 pub mod futex;
@@ -16,4 +17,5 @@ pub mod limits;
 pub mod log_record;
 pub mod protocol;
 pub mod region;
+pub mod snapshot;
 pub mod vtree;

@@ -82,6 +82,9 @@ pub enum Request {
     AttachWorker,
     Status,
     Ping,
+    /// Write a snapshot of the state region now (`eventsrv snapshot`); answered once it is
+    /// durable. Appended last: variants are encoded by index.
+    Snapshot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +131,12 @@ pub enum Response {
     Error {
         code: ErrorCode,
         message: String,
+    },
+    /// A snapshot file is durable at `path`, covering events up to `position`.
+    Snapshotted {
+        path: String,
+        position: u64,
+        bytes: u64,
     },
 }
 
@@ -271,6 +280,32 @@ mod tests {
         let frame = encode_frame(&request).unwrap();
         let back: Request = read_message(&mut &frame[..]).unwrap();
         assert_eq!(back, request);
+    }
+
+    #[test]
+    fn appended_variants_keep_the_earlier_encodings() {
+        // Variant indexes are the wire format: Ping stays 5, Pong stays 6, Error stays 7.
+        assert_eq!(
+            &encode_frame(&Request::Ping).unwrap()[5..],
+            &5u32.to_le_bytes()
+        );
+        assert_eq!(
+            &encode_frame(&Request::Snapshot).unwrap()[5..],
+            &6u32.to_le_bytes()
+        );
+        assert_eq!(
+            &encode_frame(&Response::Pong).unwrap()[5..],
+            &6u32.to_le_bytes()
+        );
+        let snapshotted = Response::Snapshotted {
+            path: "/d/snapshots/snapshot-00000000000000000007.snap".into(),
+            position: 7,
+            bytes: 4096,
+        };
+        let frame = encode_frame(&snapshotted).unwrap();
+        assert_eq!(&frame[5..9], &8u32.to_le_bytes());
+        let back: Response = read_message(&mut &frame[..]).unwrap();
+        assert_eq!(back, snapshotted);
     }
 
     #[test]

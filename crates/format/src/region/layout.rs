@@ -27,6 +27,12 @@ pub const OFF_CREATED_AT_US: u64 = 112;
 pub const OFF_EVENTS_LIST: u64 = 128;
 pub const OFF_CLASSES_LIST: u64 = 512;
 pub const OFF_CHECKPOINTS_LIST: u64 = 896;
+/// Applied log location (docs/region.md): the region holds exactly the log records before it.
+/// The segment word is 0 while a batch is being applied (or for a region no daemon ever marked),
+/// which makes the region not adoptable by a later daemon.
+pub const OFF_APPLIED_SEGMENT: u64 = 1280;
+pub const OFF_APPLIED_OFFSET: u64 = 1288;
+pub const OFF_APPLIED_RECORDS: u64 = 1296;
 
 pub const STATE_BUILDING: u32 = 0;
 pub const STATE_LIVE: u32 = 1;

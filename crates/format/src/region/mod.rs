@@ -11,9 +11,11 @@
 //! `writer` (file lifecycle, allocator, public mutations), and one file per structure, each
 //! holding both its checked reader side and its writer side: `records` (cells, class headers,
 //! entity and event records), `index` (the hash table), `list` (chunked lists), and `entities`
-//! (the writer's entity bookkeeping).
+//! (the writer's entity bookkeeping), and `image` (the applied log location, region images for
+//! snapshots, adopting a surviving region file).
 
 mod entities;
+mod image;
 mod index;
 pub mod layout;
 mod list;
@@ -22,6 +24,7 @@ mod reader;
 mod records;
 mod writer;
 
+pub use image::{LogLocation, RegionImage};
 pub use queries::{EntityIter, EntityRef, EventRef};
 pub use reader::{HeaderSnapshot, MappedRegion, RegionView};
 pub use writer::{

@@ -110,6 +110,8 @@ pub struct HeaderSnapshot {
     pub clients_connected: u32,
     pub garbage_bytes: u64,
     pub created_at_us: u64,
+    /// The log location the region holds every record before; None while a batch is applied.
+    pub applied_location: Option<super::LogLocation>,
 }
 
 pub(super) fn corrupt<T>(offset: u64, what: impl Into<String>) -> Result<T, RegionError> {
@@ -292,6 +294,7 @@ impl<'a> RegionView<'a> {
             clients_connected: atomic_u32(OFF_CLIENTS_CONNECTED),
             garbage_bytes: atomic_u64(OFF_GARBAGE_BYTES),
             created_at_us: le_u64(self.header_bytes(OFF_CREATED_AT_US, 8), 0),
+            applied_location: self.applied_location(),
         }
     }
     /// An unknown state value reads as Superseded, so a reader remaps instead of trusting it.
@@ -315,6 +318,11 @@ impl<'a> RegionView<'a> {
     }
     pub fn workers_attached(&self) -> u32 {
         self.header_atomic_u32(OFF_WORKERS_ATTACHED)
+            .load(Ordering::Acquire)
+    }
+    /// The pid of the daemon serving this region; 0 once it stopped cleanly.
+    pub fn daemon_pid(&self) -> u32 {
+        self.header_atomic_u32(OFF_DAEMON_PID)
             .load(Ordering::Acquire)
     }
     /// Futex word bumped after the committed position moves.

@@ -41,24 +41,24 @@ pub struct RegionStats {
 }
 
 pub struct RegionWriter {
-    mmap: memmap2::MmapMut,
+    pub(super) mmap: memmap2::MmapMut,
     /// `mmap`'s first byte, taken once from `as_mut_ptr` so writes never go through a `&mut [u8]`
     /// that would alias the atomics readers (possibly in this process) hold.
-    base: *mut u8,
-    region_bytes: u64,
-    path: PathBuf,
-    building_path: Option<PathBuf>,
+    pub(super) base: *mut u8,
+    pub(super) region_bytes: u64,
+    pub(super) path: PathBuf,
+    pub(super) building_path: Option<PathBuf>,
     /// First free arena byte (mirrored into the header on every allocation).
-    tail: u64,
-    last_position: u64,
+    pub(super) tail: u64,
+    pub(super) last_position: u64,
     pub(super) index_off: u64,
     pub(super) index_capacity: u64,
     pub(super) index_used: u64,
     /// Sum over every list of the chunk its next chunk allocation takes (see `ensure_room`).
     pub(super) chunk_reserve_bytes: u64,
-    garbage_bytes: u64,
+    pub(super) garbage_bytes: u64,
     pub(super) entity_count: u64,
-    stream_count: u64,
+    pub(super) stream_count: u64,
 }
 
 // SAFETY: `base` points into `mmap`, which the writer owns and which moves with it; nothing else
@@ -81,7 +81,7 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> RegionError {
     RegionError::Io(format!("{what} {}: {error}", path.display()))
 }
 
-fn now_us() -> u64 {
+pub(super) fn now_us() -> u64 {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since_epoch
         .map(|elapsed| elapsed.as_micros() as u64)
@@ -97,45 +97,29 @@ impl RegionWriter {
         region_bytes: u64,
         generation: u64,
     ) -> Result<RegionWriter, RegionError> {
-        if region_bytes < REGION_BYTES_MIN {
-            return Err(RegionError::Io(format!(
-                "state region size {region_bytes} bytes is below the minimum of {REGION_BYTES_MIN}; \
-                 raise --region-size"
-            )));
-        }
-        let region_bytes = region_bytes & !7;
-        if usize::try_from(region_bytes).is_err() {
-            return Err(RegionError::Io(format!(
-                "state region size {region_bytes} bytes cannot be mapped"
-            )));
-        }
-        let mut building_name = path.as_os_str().to_owned();
-        building_name.push(format!(".building-{}", std::process::id()));
-        let building_path = PathBuf::from(building_name);
-        match std::fs::remove_file(&building_path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(io_error("cannot remove stale", &building_path, error)),
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&building_path)
-            .map_err(|error| io_error("cannot create state region", &building_path, error))?;
-        file.set_len(region_bytes)
-            .map_err(|error| io_error("cannot size state region", &building_path, error))?;
-        // SAFETY: the file was just created by us under a per-process name and is never
-        // truncated while mapped; readers only map it read-only.
-        let mut mmap = unsafe { memmap2::MmapMut::map_mut(&file) }
-            .map_err(|error| io_error("cannot map state region", &building_path, error))?;
+        let region_bytes = checked_region_bytes(region_bytes)?;
+        let (mmap, building_path) = map_new_file(path, region_bytes)?;
+        let mut writer = RegionWriter::from_mapping(mmap, path, Some(building_path));
+        writer.write_header(generation);
+        writer.create_index()?;
+        Ok(writer)
+    }
+
+    /// A writer over `mmap` with nothing known yet: `create` writes a header and index into it,
+    /// `image.rs` restores the bookkeeping from the header it finds.
+    pub(super) fn from_mapping(
+        mut mmap: memmap2::MmapMut,
+        path: &Path,
+        building_path: Option<PathBuf>,
+    ) -> RegionWriter {
         let base = mmap.as_mut_ptr();
-        let mut writer = RegionWriter {
+        let region_bytes = mmap.len() as u64;
+        RegionWriter {
             mmap,
             base,
             region_bytes,
             path: path.to_path_buf(),
-            building_path: Some(building_path),
+            building_path,
             tail: ARENA_START,
             last_position: 0,
             index_off: 0,
@@ -145,10 +129,7 @@ impl RegionWriter {
             garbage_bytes: 0,
             entity_count: 0,
             stream_count: 0,
-        };
-        writer.write_header(generation);
-        writer.create_index()?;
-        Ok(writer)
+        }
     }
 
     fn write_header(&mut self, generation: u64) {
@@ -463,7 +444,7 @@ impl RegionWriter {
         unsafe { &*(self.base.add(off as usize) as *const AtomicU64) }
     }
 
-    fn atomic_u32(&self, off: u64) -> &AtomicU32 {
+    pub(super) fn atomic_u32(&self, off: u64) -> &AtomicU32 {
         assert!(
             off.is_multiple_of(4) && off + 4 <= HEADER_BYTES,
             "header atomic u32 at {off}"
@@ -517,4 +498,49 @@ fn map_previous_region(path: &Path) -> Result<Option<memmap2::MmapMut>, RegionEr
         return Ok(None);
     }
     Ok(Some(mmap))
+}
+
+/// Create `<path>.building-<pid>` sized `region_bytes` (sparse) and map it read-write.
+pub(super) fn map_new_file(
+    path: &Path,
+    region_bytes: u64,
+) -> Result<(memmap2::MmapMut, PathBuf), RegionError> {
+    let mut building_name = path.as_os_str().to_owned();
+    building_name.push(format!(".building-{}", std::process::id()));
+    let building_path = PathBuf::from(building_name);
+    match std::fs::remove_file(&building_path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io_error("cannot remove stale", &building_path, error)),
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&building_path)
+        .map_err(|error| io_error("cannot create state region", &building_path, error))?;
+    file.set_len(region_bytes)
+        .map_err(|error| io_error("cannot size state region", &building_path, error))?;
+    // SAFETY: the file was just created by us under a per-process name and is never
+    // truncated while mapped; readers only map it read-only.
+    let mmap = unsafe { memmap2::MmapMut::map_mut(&file) }
+        .map_err(|error| io_error("cannot map state region", &building_path, error))?;
+    Ok((mmap, building_path))
+}
+
+/// `region_bytes` rounded down to 8, if it is at least the minimum and can be mapped.
+pub(super) fn checked_region_bytes(region_bytes: u64) -> Result<u64, RegionError> {
+    if region_bytes < REGION_BYTES_MIN {
+        return Err(RegionError::Io(format!(
+            "state region size {region_bytes} bytes is below the minimum of {REGION_BYTES_MIN}; \
+             raise --region-size"
+        )));
+    }
+    let region_bytes = region_bytes & !7;
+    if usize::try_from(region_bytes).is_err() {
+        return Err(RegionError::Io(format!(
+            "state region size {region_bytes} bytes cannot be mapped"
+        )));
+    }
+    Ok(region_bytes)
 }

@@ -1,0 +1,470 @@
+//! Snapshot files on the daemon side (docs/snapshots.md): naming, writing one durably, keeping
+//! the last K, listing and loading them at boot, the writer's schedule, and `eventsrv snapshot`.
+//!
+//! Owns: `<data-dir>/snapshots/snapshot-<position>.snap`; a snapshot is written to
+//! `<name>.tmp`, fsynced, renamed into place, and the directory fsynced, on a background thread
+//! from an image the writer copied between two batches (the writer pauses only for the memcpy).
+//! Must never: leave a file under a final name that is not complete and fsynced, remove the
+//! newest snapshot, or stop the daemon because a snapshot failed (the log is the source of truth;
+//! a failed snapshot only makes the next boot slower).
+//! Byte layouts: `eventsrv_format::snapshot` (file) and `eventsrv_format::region` (image).
+
+use crate::client::Client;
+use crate::config::ServeConfig;
+use crossbeam_channel::Sender;
+use eventsrv_format::protocol::{ErrorCode, Request, Response};
+use eventsrv_format::region::{
+    LogLocation, RegionError, RegionImage, RegionWriter, REGION_LAYOUT_VERSION,
+};
+use eventsrv_format::snapshot::{self as format, SnapshotError, SnapshotHeader};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const SNAPSHOTS_DIR_NAME: &str = "snapshots";
+const SNAPSHOT_PREFIX: &str = "snapshot-";
+const SNAPSHOT_SUFFIX: &str = ".snap";
+const TEMPORARY_SUFFIX: &str = ".snap.tmp";
+/// A timed snapshot that comes due while another is being written is looked at again after this.
+pub const SNAPSHOT_BUSY_RECHECK: Duration = Duration::from_millis(100);
+/// `eventsrv snapshot` waits this long for the daemon to answer (a large region takes a while).
+pub const SNAPSHOT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn snapshots_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(SNAPSHOTS_DIR_NAME)
+}
+
+pub fn snapshot_path(dir: &Path, position: u64) -> PathBuf {
+    dir.join(format!("{SNAPSHOT_PREFIX}{position:020}{SNAPSHOT_SUFFIX}"))
+}
+
+/// The position in a snapshot file name, or None for any other name.
+pub fn parse_snapshot_name(name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix(SNAPSHOT_PREFIX)?
+        .strip_suffix(SNAPSHOT_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Every snapshot file in `dir` as (position, path), oldest first. A missing dir has none.
+pub fn list_snapshots(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if let Some(position) = entry.file_name().to_str().and_then(parse_snapshot_name) {
+            found.push((position, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Remove `*.snap.tmp` left by a daemon that died while writing one.
+pub fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.ends_with(TEMPORARY_SUFFIX))
+        {
+            tracing::warn!(file = %entry.path().display(), "removing an unfinished snapshot");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A snapshot file that is durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    pub path: PathBuf,
+    pub position: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub written_at_unix_us: u64,
+    /// Writer pause for the copy + background write and fsync.
+    pub copy_ms: u64,
+    pub write_ms: u64,
+}
+
+/// Write `image` durably as `snapshot-<position>.snap` in `dir`, then keep only the newest
+/// `keep` snapshots.
+pub fn write_snapshot_file(
+    dir: &Path,
+    image: &RegionImage,
+    keep: u64,
+) -> Result<SnapshotInfo, String> {
+    let started = Instant::now();
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        if let Some(parent) = dir.parent() {
+            fsync_dir(parent).map_err(|e| format!("cannot fsync {}: {e}", parent.display()))?;
+        }
+    }
+    let written_at_unix_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let header = SnapshotHeader {
+        region_layout_version: REGION_LAYOUT_VERSION,
+        location: image.location,
+        committed_position: image.committed_position,
+        projected_position: image.projected_position,
+        body_bytes: image.bytes.len() as u64,
+        created_at_us: written_at_unix_us,
+    };
+    let path = snapshot_path(dir, image.committed_position);
+    let mut temporary_name = path.as_os_str().to_owned();
+    temporary_name.push(".tmp");
+    let temporary = PathBuf::from(temporary_name);
+    let result = (|| -> std::io::Result<()> {
+        let mut file = File::create(&temporary)?;
+        format::write_snapshot(&mut file, &header, &image.bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, &path)?;
+        fsync_dir(dir)
+    })();
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(format!("cannot write snapshot {}: {error}", path.display()));
+    }
+    prune(dir, keep);
+    Ok(SnapshotInfo {
+        path,
+        position: image.committed_position,
+        records: image.location.records,
+        bytes: header.file_bytes(),
+        written_at_unix_us,
+        copy_ms: 0,
+        write_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Remove all but the newest `keep` snapshots (oldest first).
+fn prune(dir: &Path, keep: u64) {
+    assert!(keep >= 1, "the newest snapshot is always kept");
+    let Ok(snapshots) = list_snapshots(dir) else {
+        return;
+    };
+    let excess = snapshots.len().saturating_sub(keep as usize);
+    for (_, path) in &snapshots[..excess] {
+        match std::fs::remove_file(path) {
+            Ok(()) => tracing::info!(snapshot = %path.display(), "removed an old snapshot"),
+            Err(error) => tracing::warn!("cannot remove old snapshot {}: {error}", path.display()),
+        }
+    }
+    if excess > 0 {
+        let _ = fsync_dir(dir);
+    }
+}
+
+/// Read and check a snapshot's header and body without loading it (`eventsrv verify`).
+pub fn verify_snapshot_file(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
+    let (header, mut input) = open_snapshot(path)?;
+    format::read_body(&mut input, &header, None)?;
+    Ok(header)
+}
+
+fn open_snapshot(path: &Path) -> Result<(SnapshotHeader, BufReader<File>), SnapshotError> {
+    let file = File::open(path).map_err(|e| SnapshotError::Io(format!("cannot open: {e}")))?;
+    let file_bytes = file
+        .metadata()
+        .map_err(|e| SnapshotError::Io(format!("cannot stat: {e}")))?
+        .len();
+    let mut input = BufReader::with_capacity(format::SNAPSHOT_CHUNK_BYTES, file);
+    let header = format::read_header(&mut input)?;
+    if header.file_bytes() != file_bytes {
+        return Err(SnapshotError::Corrupt(format!(
+            "the header describes {} bytes, the file has {file_bytes}",
+            header.file_bytes()
+        )));
+    }
+    if header.region_layout_version != REGION_LAYOUT_VERSION {
+        return Err(SnapshotError::Corrupt(format!(
+            "region layout version {}, this build has {REGION_LAYOUT_VERSION}",
+            header.region_layout_version
+        )));
+    }
+    Ok((header, input))
+}
+
+/// Build a fresh (unpublished) region for `config` from the snapshot at `path`. Every error is
+/// a reason to skip this snapshot.
+pub fn load_snapshot(
+    path: &Path,
+    config: &ServeConfig,
+    generation: u64,
+) -> Result<(RegionWriter, SnapshotHeader), String> {
+    let (header, mut input) = open_snapshot(path).map_err(|e| e.to_string())?;
+    let region = RegionWriter::create_from_image(
+        &config.region,
+        config.region_bytes,
+        generation,
+        header.body_bytes,
+        |dest| format::read_body(&mut input, &header, Some(dest)).map_err(|e| e.to_string()),
+    )
+    .map_err(|error| match error {
+        RegionError::Corrupt { offset: 0, what } => what,
+        other => other.to_string(),
+    })?;
+    let location = region.applied_location();
+    if location != Some(header.location) {
+        return Err(format!(
+            "the image's log location {location:?} differs from the header's {:?}",
+            header.location
+        ));
+    }
+    Ok((region, header))
+}
+
+/// What the status report says about snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotStatus {
+    pub last: Option<SnapshotInfo>,
+    pub written: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+}
+
+/// When the writer takes snapshots, and the one being written.
+pub struct SnapshotSchedule {
+    dir: PathBuf,
+    every_events: u64,
+    every: Option<Duration>,
+    keep: u64,
+    /// Position and records count of the newest snapshot (taken or found at boot).
+    last_position: u64,
+    last_records: Option<u64>,
+    /// Records count of the newest snapshot found on disk at boot.
+    found_at_boot: Option<u64>,
+    last_at: Instant,
+    in_flight: Option<JoinHandle<()>>,
+    pub status: Arc<Mutex<SnapshotStatus>>,
+}
+
+/// Why a snapshot is taken now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotCause {
+    Events,
+    Time,
+    Requested,
+    Shutdown,
+}
+
+impl SnapshotSchedule {
+    /// `newest`: (position, records) of the newest snapshot already on disk.
+    pub fn new(config: &ServeConfig, newest: Option<(u64, u64)>) -> SnapshotSchedule {
+        SnapshotSchedule {
+            dir: snapshots_dir(&config.data_dir),
+            every_events: config.snapshot_every_events,
+            every: (config.snapshot_every_seconds > 0)
+                .then(|| Duration::from_secs(config.snapshot_every_seconds)),
+            keep: config.snapshots_keep,
+            last_position: newest.map_or(0, |(position, _)| position),
+            last_records: newest.map(|(_, records)| records),
+            found_at_boot: newest.map(|(_, records)| records),
+            last_at: Instant::now(),
+            in_flight: None,
+            status: Arc::new(Mutex::new(SnapshotStatus::default())),
+        }
+    }
+
+    /// Is a periodic snapshot due for a state at (`position`, `records`)?
+    pub fn due(&self, position: u64, records: u64) -> Option<SnapshotCause> {
+        if self.last_records == Some(records) {
+            return None;
+        }
+        if self.every_events > 0 && position.saturating_sub(self.last_position) >= self.every_events
+        {
+            return Some(SnapshotCause::Events);
+        }
+        match self.every {
+            Some(every) if self.last_at.elapsed() >= every => Some(SnapshotCause::Time),
+            _ => None,
+        }
+    }
+
+    /// How long the writer may block waiting for requests before a timed snapshot is due.
+    pub fn wait_budget(&self, records: u64) -> Option<Duration> {
+        let every = self.every?;
+        if self.last_records == Some(records) {
+            return None;
+        }
+        let budget = every.saturating_sub(self.last_at.elapsed());
+        // Due while one is still being written: look again later instead of spinning.
+        Some(if self.busy() {
+            budget.max(SNAPSHOT_BUSY_RECHECK)
+        } else {
+            budget
+        })
+    }
+
+    /// Is a written (durable) snapshot holding exactly `records` log records?
+    pub fn has_snapshot_of(&self, records: u64) -> bool {
+        let written = self.status.lock().last.as_ref().map(|last| last.records);
+        written == Some(records) || (written.is_none() && self.found_at_boot == Some(records))
+    }
+
+    pub fn busy(&self) -> bool {
+        self.in_flight.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Wait for the snapshot being written, if any.
+    pub fn finish_in_flight(&mut self) {
+        if let Some(thread) = self.in_flight.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Hand `image` (copied by the writer just now, in `copy`) to a background thread that
+    /// writes it; `replies` are answered once it is durable (or failed). `wait` joins it.
+    pub fn start(
+        &mut self,
+        image: RegionImage,
+        copy: Duration,
+        cause: SnapshotCause,
+        replies: Vec<Sender<Response>>,
+        wait: bool,
+    ) {
+        self.finish_in_flight();
+        self.last_position = image.committed_position;
+        self.last_records = Some(image.location.records);
+        self.last_at = Instant::now();
+        let dir = self.dir.clone();
+        let keep = self.keep;
+        let status = Arc::clone(&self.status);
+        let job = move || write_in_background(&dir, keep, image, copy, cause, replies, &status);
+        let spawned = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(job);
+        match spawned {
+            Ok(thread) if wait => {
+                let _ = thread.join();
+            }
+            Ok(thread) => self.in_flight = Some(thread),
+            Err(error) => tracing::error!("cannot start the snapshot thread: {error}"),
+        }
+    }
+}
+
+fn write_in_background(
+    dir: &Path,
+    keep: u64,
+    image: RegionImage,
+    copy: Duration,
+    cause: SnapshotCause,
+    replies: Vec<Sender<Response>>,
+    status: &Mutex<SnapshotStatus>,
+) {
+    let location: LogLocation = image.location;
+    match write_snapshot_file(dir, &image, keep) {
+        Ok(mut info) => {
+            info.copy_ms = copy.as_millis() as u64;
+            tracing::info!(
+                snapshot = %info.path.display(),
+                position = info.position,
+                records = location.records,
+                bytes = info.bytes,
+                copy_ms = info.copy_ms,
+                write_ms = info.write_ms,
+                ?cause,
+                "snapshot written"
+            );
+            for reply in replies {
+                let _ = reply.send(Response::Snapshotted {
+                    path: info.path.display().to_string(),
+                    position: info.position,
+                    bytes: info.bytes,
+                });
+            }
+            let mut status = status.lock();
+            status.written += 1;
+            status.last = Some(info);
+        }
+        Err(why) => {
+            tracing::error!(?cause, "snapshot failed (the daemon keeps serving): {why}");
+            for reply in replies {
+                let _ = reply.send(Response::Error {
+                    code: ErrorCode::Storage,
+                    message: why.clone(),
+                });
+            }
+            let mut status = status.lock();
+            status.failed += 1;
+            status.last_error = Some(why);
+        }
+    }
+}
+
+/// `eventsrv snapshot`: exit 0 once the daemon wrote one, 1 otherwise.
+pub fn run_snapshot_command(socket: &Path) -> ExitCode {
+    let answer = Client::connect(socket, SNAPSHOT_COMMAND_TIMEOUT)
+        .map_err(|e| e.to_string())
+        .and_then(|mut client| {
+            client
+                .request(&Request::Snapshot)
+                .map_err(|e| e.to_string())
+        });
+    match answer {
+        Ok(Response::Snapshotted {
+            path,
+            position,
+            bytes,
+        }) => {
+            println!("snapshot {path}: position {position}, {bytes} bytes");
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { code, message }) => {
+            eprintln!("eventsrv snapshot: daemon error {code:?}: {message}");
+            ExitCode::from(1)
+        }
+        Ok(other) => {
+            eprintln!("eventsrv snapshot: unexpected answer {other:?}");
+            ExitCode::from(1)
+        }
+        Err(why) => {
+            eprintln!(
+                "eventsrv snapshot: cannot reach the daemon at {}: {why}",
+                socket.display()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_strangers_are_ignored() {
+        let path = snapshot_path(Path::new("/d"), 42);
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        assert_eq!(name, "snapshot-00000000000000000042.snap");
+        assert_eq!(parse_snapshot_name(name), Some(42));
+        assert_eq!(parse_snapshot_name("snapshot-42.snap"), None);
+        assert_eq!(parse_snapshot_name(&format!("{name}.tmp")), None);
+    }
+}
