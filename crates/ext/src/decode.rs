@@ -14,7 +14,7 @@ use ext_php_rs::types::{ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::ClassEntry;
 
 use crate::encode::{lossy, DATETIME_FORMAT};
-use crate::engine::{self, ArrayBuilder, Key};
+use crate::engine::{self, ArrayBuilder, DeclaredProperty, Key};
 use crate::exceptions::{ExtError, ExtResult};
 
 /// Where the bytes came from: decides the error for bytes that are not a valid tree, and
@@ -91,6 +91,65 @@ pub fn decode_value(bytes: &[u8], source: &Source<'_>) -> ExtResult<Zval> {
     Ok(value)
 }
 
+/// Where each stored property name of one class lands on its objects, learnt from the first
+/// object and reused: entities (and events) of a class are stored with the same names in the
+/// same order, so the next object checks a name by comparing bytes instead of hashing it into
+/// the class's property table.
+/// Valid only as long as its class entry lives: build one per reading call or per request.
+pub struct PropertyPlan {
+    /// Objects of the class use the standard handlers (slots may be written directly).
+    standard: bool,
+    /// stdClass takes undeclared names as dynamic properties.
+    std_class: bool,
+    /// (stored name, declared property) by position in the stored map.
+    by_position: Vec<(Box<[u8]>, Option<DeclaredProperty>)>,
+    /// How many positions to remember (0 for a one-off object: no allocation).
+    positions_max: usize,
+}
+
+/// Positions a plan remembers; properties past it are looked up each time.
+const PLAN_POSITIONS_MAX: usize = 256;
+
+impl PropertyPlan {
+    /// A plan that learns, for many objects of `class`.
+    pub fn new(class: &ClassEntry) -> PropertyPlan {
+        PropertyPlan {
+            standard: engine::has_standard_objects(class),
+            std_class: engine::class_name(class) == b"stdClass",
+            by_position: Vec::new(),
+            positions_max: PLAN_POSITIONS_MAX,
+        }
+    }
+
+    /// A plan for one object (nested objects): looks every name up, remembers nothing.
+    fn one_off(class: &ClassEntry) -> PropertyPlan {
+        PropertyPlan {
+            positions_max: 0,
+            ..PropertyPlan::new(class)
+        }
+    }
+
+    fn declared(
+        &mut self,
+        class: &ClassEntry,
+        position: usize,
+        name: &[u8],
+    ) -> Option<DeclaredProperty> {
+        if let Some((known, target)) = self.by_position.get(position) {
+            if **known == *name {
+                return *target;
+            }
+        }
+        let target = engine::declared_property(class, name);
+        if position < self.by_position.len() {
+            self.by_position[position] = (name.into(), target);
+        } else if position == self.by_position.len() && position < self.positions_max {
+            self.by_position.push((name.into(), target));
+        }
+        target
+    }
+}
+
 /// Set the properties stored in `bytes` (a map of name → value, or an object whose class is
 /// ignored) on `object` of class `class`.
 pub fn hydrate(
@@ -98,21 +157,24 @@ pub fn hydrate(
     class: &ClassEntry,
     bytes: &[u8],
     source: &Source<'_>,
+    plan: &mut PropertyPlan,
 ) -> ExtResult<()> {
     let mut decoder = Decoder::new(bytes);
     match decoder.node().map_err(|e| source.broken(e))? {
         Node::Map(count) => {
-            for _ in 0..count {
+            for position in 0..count as usize {
                 let key_at = decoder.offset();
                 let name = match decoder.node().map_err(|e| source.broken(e))? {
                     Node::Str(name) => Some(name),
                     Node::Int(_) => None,
                     _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
                 };
-                property(&mut decoder, object, class, name, 1, source)?;
+                property(&mut decoder, object, class, name, position, plan, 1, source)?;
             }
         }
-        Node::Object { count, .. } => properties(&mut decoder, object, class, count, 1, source)?,
+        Node::Object { count, .. } => {
+            properties(&mut decoder, object, class, count, plan, 1, source)?
+        }
         Node::Null => {}
         _ => return Err(source.fail("the stored data is not a map of properties")),
     }
@@ -125,14 +187,21 @@ pub fn hydrate(
 }
 
 /// A new instance of `class`, constructor not called.
-pub fn instantiate(class: &'static ClassEntry, source: &Source<'_>) -> ExtResult<ZendObjectBox> {
+pub fn instantiate(class: &ClassEntry, source: &Source<'_>) -> ExtResult<ZendObjectBox> {
     if let Some(why) = engine::not_instantiable(class) {
         return Err(source.fail(format_args!(
             "class {} {why} and cannot be instantiated",
             lossy(engine::class_name(class))
         )));
     }
-    Ok(ZendObject::new(class))
+    match engine::new_object(class) {
+        Some(object) => Ok(object),
+        None if engine::exception_pending() => Err(ExtError::Pending),
+        None => Err(source.fail(format_args!(
+            "class {} cannot be instantiated",
+            lossy(engine::class_name(class))
+        ))),
+    }
 }
 
 pub type ZendObjectBox = ext_php_rs::boxed::ZBox<ZendObject>;
@@ -142,33 +211,46 @@ fn properties(
     object: &mut ZendObject,
     class: &ClassEntry,
     count: u32,
+    plan: &mut PropertyPlan,
     depth: usize,
     source: &Source<'_>,
 ) -> ExtResult<()> {
-    for _ in 0..count {
+    for position in 0..count as usize {
         let name = decoder.prop_name().map_err(|e| source.broken(e))?;
-        property(decoder, object, class, Some(name), depth, source)?;
+        property(
+            decoder,
+            object,
+            class,
+            Some(name),
+            position,
+            plan,
+            depth,
+            source,
+        )?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn property(
     decoder: &mut Decoder<'_>,
     object: &mut ZendObject,
     class: &ClassEntry,
     name: Option<&[u8]>,
+    position: usize,
+    plan: &mut PropertyPlan,
     depth: usize,
     source: &Source<'_>,
 ) -> ExtResult<()> {
     let Some(name) = name else {
         return decoder.skip_value(depth).map_err(|e| source.broken(e));
     };
-    match engine::declared_property(class, name) {
-        Some((interned, scope)) => {
+    match plan.declared(class, position, name) {
+        Some(declared) => {
             let item = value(decoder, depth, source)?;
-            engine::write_property(scope, object, interned, item);
+            engine::assign_declared(object, &declared, item, plan.standard);
         }
-        None if engine::class_name(class) == b"stdClass" => {
+        None if plan.std_class => {
             let item = value(decoder, depth, source)?;
             let mut dynamic = ZendStr::new(name, false);
             let scope = std::ptr::from_ref(class).cast_mut();
@@ -218,7 +300,16 @@ fn value(decoder: &mut Decoder<'_>, depth: usize, source: &Source<'_>) -> ExtRes
         Node::Object { class, count } => {
             let entry = find_class(class, "an object", source)?;
             let mut object = instantiate(entry, source)?;
-            properties(decoder, &mut object, entry, count, depth + 1, source)?;
+            let mut plan = PropertyPlan::one_off(entry);
+            properties(
+                decoder,
+                &mut object,
+                entry,
+                count,
+                &mut plan,
+                depth + 1,
+                source,
+            )?;
             engine::object(object)
         }
         Node::Enum { class } => {

@@ -66,7 +66,14 @@ extern "C" {
     ) -> c_int;
     fn display_ini_entries(module: *mut ModuleEntry);
     fn zend_clear_exception();
+    fn object_init_ex(arg: *mut zval, ce: *mut zend_class_entry) -> c_int;
+    fn zval_ptr_dtor(value: *mut zval);
 }
+
+// Property and type bits (Zend/zend_compile.h, Zend/zend_types.h).
+const ACC_READONLY: u32 = 1 << 7;
+const TYPE_MASK: u32 = (1 << 25) - 1;
+const PROP_UNINIT: u32 = 1;
 
 /// The type code of a zval (references not followed).
 pub fn type_of(value: &Zval) -> u8 {
@@ -108,6 +115,54 @@ pub fn ini_string(name: &str) -> Option<String> {
     }
 }
 
+/// The current value of an ini setting as bytes, borrowed from the ini table: valid until the
+/// setting changes, so callers use it at once (no allocation on the hot path).
+pub fn ini_bytes(name: &str) -> Option<&'static [u8]> {
+    let mut exists = false;
+    // SAFETY: as in `ini_string`.
+    unsafe {
+        let value = zend_ini_string_ex(name.as_ptr().cast(), name.len(), 0, &mut exists);
+        if value.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(value).to_bytes())
+    }
+}
+
+/// A registered ini setting, to read its current value without a lookup by name.
+#[derive(Clone, Copy)]
+pub struct IniEntry(*const ffi::zend_ini_entry);
+
+/// The entry of ini setting `name`, if registered. Entries live from MINIT to MSHUTDOWN and
+/// `ini_set()` changes their value in place; callers still keep one no longer than a request.
+pub fn ini_entry(name: &str) -> Option<IniEntry> {
+    // SAFETY: NTS PHP: `executor_globals.ini_directives` is the live table of registered ini
+    // entries (IS_PTR values), read on the only request thread.
+    unsafe {
+        let table = (*ptr::addr_of!(ffi::executor_globals)).ini_directives;
+        if table.is_null() {
+            return None;
+        }
+        let found = ffi::zend_hash_str_find(table, name.as_ptr().cast(), name.len());
+        if found.is_null() {
+            return None;
+        }
+        let entry = (*found).value.ptr as *const ffi::zend_ini_entry;
+        (!entry.is_null()).then_some(IniEntry(entry))
+    }
+}
+
+impl IniEntry {
+    /// The current value (borrowed: valid until the setting changes; use it at once).
+    pub fn value(&self) -> Option<&'static [u8]> {
+        // SAFETY: the entry is live (see `ini_entry`); its value is a live zend_string or null.
+        unsafe {
+            let value = (*self.0).value;
+            (!value.is_null()).then(|| zstr_bytes(value))
+        }
+    }
+}
+
 pub fn print_ini_entries(module: *mut ModuleEntry) {
     // SAFETY: `module` is the module entry PHP handed to the info function.
     unsafe { display_ini_entries(module) }
@@ -115,7 +170,9 @@ pub fn print_ini_entries(module: *mut ModuleEntry) {
 
 /// True if a PHP exception is pending (thrown by code we called).
 pub fn exception_pending() -> bool {
-    ExecutorGlobals::has_exception()
+    // SAFETY: NTS PHP: `executor_globals` is one static, read on the only request thread.
+    // (`ExecutorGlobals::has_exception` takes a lock for the same load; this is on the hot path.)
+    unsafe { !(*ptr::addr_of!(ffi::executor_globals)).exception.is_null() }
 }
 
 /// Drop the pending PHP exception, as `catch` does.
@@ -324,12 +381,18 @@ pub fn not_instantiable(ce: &ClassEntry) -> Option<&'static str> {
     }
 }
 
-/// A declared (non-static) property of `ce` by its plain name: the interned name and the
-/// class that declares it (whose scope may write it, also when it is private or readonly).
-pub fn declared_property(
-    ce: &ClassEntry,
-    name: &[u8],
-) -> Option<(*mut zend_string, *mut zend_class_entry)> {
+/// A declared (non-static) property of a class: what writing it needs.
+#[derive(Clone, Copy)]
+pub struct DeclaredProperty {
+    /// The interned name (the key of the class's property table).
+    name: *mut zend_string,
+    /// The class that declares it (whose scope may write it, also when private or readonly).
+    scope: *mut zend_class_entry,
+    info: *const ffi::zend_property_info,
+}
+
+/// A declared (non-static) property of `ce` by its plain name.
+pub fn declared_property(ce: &ClassEntry, name: &[u8]) -> Option<DeclaredProperty> {
     // SAFETY: `properties_info` is a live, non-packed table of IS_PTR zend_property_info; a
     // found value is the first field of its Bucket, so the Bucket's key is reachable from it.
     unsafe {
@@ -346,7 +409,86 @@ pub fn declared_property(
         if key.is_null() {
             return None;
         }
-        Some((key, (*info).ce))
+        Some(DeclaredProperty {
+            name: key,
+            scope: (*info).ce,
+            info,
+        })
+    }
+}
+
+/// Whether objects of `ce` are plain engine objects (the standard handlers), so a declared
+/// property's slot may be written directly (see [`assign_declared`]).
+pub fn has_standard_objects(ce: &ClassEntry) -> bool {
+    // SAFETY: reading a field of a live class entry.
+    unsafe { ce.__bindgen_anon_2.create_object.is_none() }
+}
+
+/// `$object->name = $value` for a declared property, as code of its declaring class would
+/// write it, on an object of a class with [`has_standard_objects`] (`standard`) or any other.
+///
+/// Fast path: when the value needs no coercion (untyped property, or the value's type is in
+/// the declared type mask, exactly the check `zend_verify_property_type` starts with) and the
+/// write cannot be a readonly modification or reach `__set`, the value moves straight into
+/// the property slot, as `zend_std_write_property` would put it there. Everything else (type
+/// coercion, class-typed properties, TypeErrors, readonly errors) goes through
+/// `zend_update_property_ex`. Leaves a PHP exception pending on failure.
+pub fn assign_declared(
+    object: &mut ZendObject,
+    property: &DeclaredProperty,
+    value: Zval,
+    standard: bool,
+) {
+    if standard {
+        // SAFETY: `info` is the live property info of the object's class (or an ancestor), so
+        // `offset` addresses one of the object's declared property slots.
+        unsafe {
+            let info = &*property.info;
+            let slot = ptr::from_mut(object)
+                .cast::<u8>()
+                .add(info.offset as usize)
+                .cast::<zval>();
+            let slot_type = (*slot).u1.v.type_;
+            let writable = match slot_type {
+                // Uninitialised: a typed property (flag set) is initialised without __set;
+                // an unset untyped one would go to __set if the class has one.
+                IS_UNDEF => (*slot).u2.extra & PROP_UNINIT != 0 || (*object.ce).__set.is_null(),
+                IS_REFERENCE => false,
+                _ => info.flags & ACC_READONLY == 0,
+            };
+            let type_mask = info.type_.type_mask;
+            let fits = type_mask & TYPE_MASK == 0 || type_mask & (1u32 << type_of(&value)) != 0;
+            if writable && fits {
+                let old = ptr::read(slot);
+                ptr::write(slot, ptr::read(&value));
+                (*slot).u2.extra = 0;
+                std::mem::forget(value);
+                if old.u1.v.type_flags != 0 {
+                    let mut old = old;
+                    zval_ptr_dtor(&mut old);
+                }
+                return;
+            }
+        }
+    }
+    write_property(property.scope, object, property.name, value);
+}
+
+/// A new instance of `ce` (constructor not called), as `new` makes it before the constructor:
+/// default property values resolved, the class's own object creation used. `None` with a PHP
+/// exception pending if the class cannot be instantiated.
+pub fn new_object(ce: &ClassEntry) -> Option<ZBox<ZendObject>> {
+    let mut out = Zval::new();
+    // SAFETY: `out` is a fresh zval the engine fills with a new object (refcount 1), which we
+    // take over; on failure it stays UNDEF and an exception is pending.
+    unsafe {
+        if object_init_ex(&mut out, ptr::from_ref(ce).cast_mut()) != 0 || type_of(&out) != IS_OBJECT
+        {
+            return None;
+        }
+        let object = out.value.obj;
+        std::mem::forget(out);
+        Some(ZBox::from_raw(object.cast::<ZendObject>()))
     }
 }
 

@@ -13,7 +13,7 @@ use eventsrv_format::region::EventRef;
 use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 use ext_php_rs::zend::ClassEntry;
 
-use crate::decode::{self, Source, What};
+use crate::decode::{self, PropertyPlan, Source, What};
 use crate::encode::{self, lossy};
 use crate::engine::{self, ArrayBuilder, Key};
 use crate::exceptions::{ExtError, ExtResult};
@@ -87,7 +87,7 @@ fn class_of_type(kind: &[u8]) -> Vec<u8> {
 
 /// Builds event objects for one reading call (caches class lookups).
 pub struct EventBuilder {
-    classes: HashMap<Vec<u8>, &'static ClassEntry>,
+    classes: HashMap<Vec<u8>, (&'static ClassEntry, PropertyPlan)>,
     event_base: Option<&'static ClassEntry>,
     meta_name: ext_php_rs::boxed::ZBox<ZendStr>,
 }
@@ -102,7 +102,7 @@ impl EventBuilder {
     }
 
     pub fn build(&mut self, event: &EventRef<'_>) -> ExtResult<Zval> {
-        let class = self.class_for(event)?;
+        let (class, plan) = self.class_for(event)?;
         let what = What::Event {
             kind: event.event_type,
             stream: event.stream,
@@ -114,7 +114,7 @@ impl EventBuilder {
             from_region: true,
         };
         let mut object = decode::instantiate(class, &source)?;
-        decode::hydrate(&mut object, class, event.payload, &source)?;
+        decode::hydrate(&mut object, class, event.payload, &source, plan)?;
         if let Some(base) = self.event_base.filter(|base| class.instance_of(base)) {
             let meta = self.meta(event, &source)?;
             let scope = std::ptr::from_ref(base).cast_mut();
@@ -126,15 +126,25 @@ impl EventBuilder {
         Ok(engine::object(object))
     }
 
-    fn class_for(&mut self, event: &EventRef<'_>) -> ExtResult<&'static ClassEntry> {
-        if let Some(class) = self.classes.get(event.event_type) {
-            return Ok(class);
+    fn class_for(
+        &mut self,
+        event: &EventRef<'_>,
+    ) -> ExtResult<(&'static ClassEntry, &mut PropertyPlan)> {
+        if self.classes.contains_key(event.event_type) {
+            let (class, plan) = self
+                .classes
+                .get_mut(event.event_type)
+                .expect("checked just above");
+            return Ok((*class, plan));
         }
         let name = class_of_type(event.event_type);
         match engine::lookup_class(&name) {
             Some(class) => {
-                self.classes.insert(event.event_type.to_vec(), class);
-                Ok(class)
+                let (class, plan) = self
+                    .classes
+                    .entry(event.event_type.to_vec())
+                    .or_insert((class, PropertyPlan::new(class)));
+                Ok((*class, plan))
             }
             None if engine::exception_pending() => Err(ExtError::Pending),
             None => Err(ExtError::UnknownEventType(format!(

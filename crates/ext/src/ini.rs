@@ -4,12 +4,13 @@
 //! so php-fpm pool-level `php_admin_value` and `ini_set()` take effect.
 //! Must never: be read at MINIT to decide anything a worker process depends on.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use ext_php_rs::flags::IniEntryPermission;
 use ext_php_rs::zend::{IniEntryDef, IniEntryDefs};
 
-use crate::engine;
+use crate::engine::{self, IniEntry};
 
 pub const SOCKET: &str = "eventsrv.socket";
 pub const REGION: &str = "eventsrv.region";
@@ -52,6 +53,33 @@ pub fn socket_path() -> String {
 
 pub fn region_path() -> String {
     engine::ini_string(REGION).unwrap_or_else(|| REGION_DEFAULT.to_owned())
+}
+
+thread_local! {
+    // The `eventsrv.region` entry, found once per request (reset at RINIT).
+    static REGION_ENTRY: Cell<Option<IniEntry>> = const { Cell::new(None) };
+}
+
+/// Called at request start (RINIT).
+pub fn start_request() {
+    REGION_ENTRY.with(|entry| entry.set(None));
+}
+
+/// Whether `eventsrv.region` currently is `path`: no lookup by name and no copy after the
+/// first call of a request (this runs on every read).
+pub fn region_path_is(path: &[u8]) -> bool {
+    let entry = REGION_ENTRY.with(|cached| {
+        cached.get().or_else(|| {
+            let found = engine::ini_entry(REGION);
+            cached.set(found);
+            found
+        })
+    });
+    let current = match entry {
+        Some(entry) => entry.value(),
+        None => engine::ini_bytes(REGION),
+    };
+    current.unwrap_or(REGION_DEFAULT.as_bytes()) == path
 }
 
 pub fn connect_timeout() -> Duration {

@@ -8,6 +8,8 @@
 //!   Unix-socket connection per process).
 //! - [`encode`] / [`decode`]: PHP values ⇄ value trees; [`events`]: event objects, event type
 //!   aliases and `NewEvent`s; [`uuid`]: event ids.
+//! - [`entity_classes`]: per-request cache of entity classes (class entry, region class
+//!   index, property plan) for the read hot path.
 //! - [`engine`]: the raw Zend engine calls ext-php-rs does not wrap; [`exceptions`]: the one
 //!   error type and its `EventSrv\…Exception` classes; [`ini`]: settings; [`info`]: `php --ri`.
 //!
@@ -23,6 +25,7 @@ mod client;
 mod decode;
 mod encode;
 mod engine;
+mod entity_classes;
 mod events;
 mod exceptions;
 mod info;
@@ -41,9 +44,12 @@ fn startup(_kind: i32, module_number: i32) -> i32 {
     0
 }
 
-/// RINIT: a new request is a new epoch for the region-path check (see [`mapping`]).
+/// RINIT: a new request is a new epoch for the region-path check (see [`mapping`]) and for
+/// the class cache (see [`entity_classes`]).
 unsafe extern "C" fn request_startup(_kind: i32, _module_number: i32) -> i32 {
+    ini::start_request();
     mapping::start_request();
+    entity_classes::start_request();
     0
 }
 

@@ -3,8 +3,10 @@
 //! Owns: mapping lazily (in the php-fpm worker, never at MINIT, so pool-level ini applies),
 //! remapping when the mapped file says superseded (one atomic load, checked at the start of
 //! every reading call) or the path now names another file (one `stat`, checked on the first
-//! reading call of each request: a request is short, so it is the natural epoch), and turning
-//! region errors into the exceptions of docs/extension.md.
+//! reading call of each request: a request is short, so it is the natural epoch; on every call
+//! while no daemon serves the mapped file, and on every round of a wait, so a long-running
+//! process such as the worker finds a region the next daemon built after the old file was
+//! removed), and turning region errors into the exceptions of docs/extension.md.
 //! Must never: keep using a mapping the daemon has superseded when a newer file is available,
 //! or unmap a region while a caller (possibly re-entered through an autoloader) still reads it.
 
@@ -48,15 +50,21 @@ pub fn start_request() {
     PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(false));
 }
 
+/// Make the next read re-check which file the path names (each round of a long wait).
+pub fn recheck_path() {
+    PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(false));
+}
+
 /// The current mapping, (re)mapped if needed.
 pub fn current() -> ExtResult<Rc<Mapping>> {
-    let path = ini::region_path();
     let existing = CURRENT.with(|cell| cell.borrow().clone());
     if let Some(mapping) = existing {
-        if mapping.path == path && still_current(&mapping) {
+        // Compared as bytes borrowed from the ini table: no allocation on the hot path.
+        if ini::region_path_is(mapping.path.as_bytes()) && still_current(&mapping) {
             return Ok(mapping);
         }
     }
+    let path = ini::region_path();
     let fresh = Rc::new(open(&path)?);
     PATH_CHECKED_THIS_REQUEST.with(|checked| checked.set(true));
     CURRENT.with(|cell| *cell.borrow_mut() = Some(fresh.clone()));
@@ -72,7 +80,9 @@ fn still_current(mapping: &Mapping) -> bool {
     if mapping.view().state() == RegionState::Superseded {
         return false;
     }
-    if PATH_CHECKED_THIS_REQUEST.with(Cell::get) {
+    // A file no daemon serves (pid 0 after a clean stop) may be replaced by the next daemon
+    // without being marked superseded (e.g. after it was removed): look at the path each time.
+    if PATH_CHECKED_THIS_REQUEST.with(Cell::get) && mapping.view().daemon_pid() != 0 {
         return true;
     }
     let current = match std::fs::metadata(&mapping.path) {

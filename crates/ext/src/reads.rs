@@ -12,9 +12,9 @@ use eventsrv_format::region::{EntityRef, RegionState, RegionView};
 use ext_php_rs::types::Zval;
 use ext_php_rs::zend::ClassEntry;
 
-use crate::decode::{self, Source, What};
-use crate::encode::lossy;
+use crate::decode::{self, PropertyPlan, Source, What};
 use crate::engine::{self, ArrayBuilder};
+use crate::entity_classes;
 use crate::events::EventBuilder;
 use crate::exceptions::{ExtError, ExtResult};
 use crate::mapping::{self, Mapping};
@@ -26,8 +26,8 @@ const WAIT_SLICE_MAX: Duration = Duration::from_secs(1);
 pub fn find(class: &[u8], uuid: &[u8]) -> ExtResult<Zval> {
     let mapping = mapping::current()?;
     let view = mapping.view();
-    let class = engine::normalize_class(class);
-    let Some(index) = view.class_index(class).map_err(|e| mapping.error(e))? else {
+    let class = entity_classes::get(engine::normalize_class(class));
+    let Some(index) = class.region_index(&mapping)? else {
         return Ok(engine::null());
     };
     let Some(entity) = view
@@ -36,55 +36,49 @@ pub fn find(class: &[u8], uuid: &[u8]) -> ExtResult<Zval> {
     else {
         return Ok(engine::null());
     };
-    let entry = entity_class(class)?;
-    entity_object(entry, class, &entity)
+    let entry = class.entry()?;
+    class.with_plan(entry, |plan| {
+        entity_object(entry, class.name(), &entity, plan)
+    })
 }
 
 pub fn all(class: &[u8]) -> ExtResult<Zval> {
     let mapping = mapping::current()?;
     let view = mapping.view();
-    let class = engine::normalize_class(class);
-    let Some(index) = view.class_index(class).map_err(|e| mapping.error(e))? else {
+    let class = entity_classes::get(engine::normalize_class(class));
+    let Some(index) = class.region_index(&mapping)? else {
         return Ok(ArrayBuilder::with_capacity(0).into_zval());
     };
     let count = view.entity_count(index).map_err(|e| mapping.error(e))?;
-    let entry = entity_class(class)?;
+    let entry = class.entry()?;
     let mut list = ArrayBuilder::with_capacity(count.min(u32::MAX as u64) as u32);
-    for entity in view.entities(index).map_err(|e| mapping.error(e))? {
-        let entity = entity.map_err(|e| mapping.error(e))?;
-        list.push(entity_object(entry, class, &entity)?);
-    }
+    class.with_plan(entry, |plan| {
+        for entity in view.entities(index).map_err(|e| mapping.error(e))? {
+            let entity = entity.map_err(|e| mapping.error(e))?;
+            list.push(entity_object(entry, class.name(), &entity, plan)?);
+        }
+        Ok::<(), ExtError>(())
+    })?;
     Ok(list.into_zval())
 }
 
 pub fn count(class: &[u8]) -> ExtResult<i64> {
     let mapping = mapping::current()?;
-    let view = mapping.view();
-    match view
-        .class_index(engine::normalize_class(class))
-        .map_err(|e| mapping.error(e))?
-    {
-        Some(index) => Ok(view.entity_count(index).map_err(|e| mapping.error(e))? as i64),
+    let class = entity_classes::get(engine::normalize_class(class));
+    match class.region_index(&mapping)? {
+        Some(index) => Ok(mapping
+            .view()
+            .entity_count(index)
+            .map_err(|e| mapping.error(e))? as i64),
         None => Ok(0),
     }
 }
 
-fn entity_class(class: &[u8]) -> ExtResult<&'static ClassEntry> {
-    match engine::lookup_class(class) {
-        Some(entry) => Ok(entry),
-        None if engine::exception_pending() => Err(ExtError::Pending),
-        None => Err(ExtError::Serialization(format!(
-            "cannot read entities of class {}: the class does not exist and could not be \
-             autoloaded",
-            lossy(class)
-        ))),
-    }
-}
-
 fn entity_object(
-    entry: &'static ClassEntry,
+    entry: &ClassEntry,
     class: &[u8],
     entity: &EntityRef<'_>,
+    plan: &mut PropertyPlan,
 ) -> ExtResult<Zval> {
     let what = What::Entity {
         class,
@@ -95,7 +89,7 @@ fn entity_object(
         from_region: true,
     };
     let mut object = decode::instantiate(entry, &source)?;
-    decode::hydrate(&mut object, entry, entity.data, &source)?;
+    decode::hydrate(&mut object, entry, entity.data, &source, plan)?;
     Ok(engine::object(object))
 }
 
@@ -148,6 +142,7 @@ fn wait_until(
 ) -> ExtResult<std::rc::Rc<Mapping>> {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
     loop {
+        mapping::recheck_path();
         let mapping = mapping::current()?;
         let view = mapping.view();
         let word = seq_word(&view);

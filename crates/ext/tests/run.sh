@@ -34,6 +34,13 @@ for script in "$here"/php/*.php; do
         e2e.php)
             if [ ! -x "$daemon" ]; then echo "SKIP e2e.php (no daemon at $daemon)"; continue; fi
             run "$name" env EVENTSRV_BIN="$daemon" EXT_PATH="$ext" "${php_cmd[@]}" "$script" ;;
+        hydrate.php)
+            # the region half needs the daemon; without it only the decode half runs
+            if [ -x "$daemon" ]; then
+                run "$name" env EVENTSRV_BIN="$daemon" "${php_cmd[@]}" "$script"
+            else
+                run "$name" "${php_cmd[@]}" "$script"
+            fi ;;
         *) run "$name" "${php_cmd[@]}" "$script" ;;
     esac
 done

@@ -206,13 +206,23 @@ Native::attachWorker();
 same('worker attached', 1, Native::positions()['workers']);
 check('connection state mentions worker', str_contains(Native::connectionState(), 'worker'));
 
-// --- restart: the region file is replaced and the connection closed; both recover
+// --- restart: the daemon adopts the surviving region (same file, same generation) and the
+// connection is closed; reads go on and the append reconnects
 $gen = Native::positions()['generation'];
 stop_daemon($daemon);
 $daemon = start_daemon($bin, $dir, $sock, $region);
 $p = Native::positions();
-check('remapped the new region', $p['generation'] !== $gen && $p['state'] === 'live', json_encode($p));
-same('events replayed', 7, $p['committed']);
+check('surviving region adopted', $p['generation'] === $gen && $p['state'] === 'live', json_encode($p));
+same('events kept', 7, $p['committed']);
+
+// --- restart without the region file: the daemon builds a new one; this process (one long
+// request, like the worker) must find it although nobody could mark the removed file superseded
+stop_daemon($daemon);
+unlink($region);
+$daemon = start_daemon($bin, $dir, $sock, $region);
+$p = Native::positions();
+check('remapped the rebuilt region', $p['generation'] !== $gen && $p['state'] === 'live', json_encode($p));
+same('events rebuilt', 7, $p['committed']);
 $r = Native::append('acc-1', 4, [new MoneyDeposited(9, Currency::EUR, $at)], [[]]);
 same('append after restart reconnects', 8, $r['last_position'] ?? null);
 same('worker re-attached after reconnect', 1, Native::positions()['workers']);
