@@ -7,7 +7,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian packages eventsrv needs to build and test. php8.2-dev/cli + libclang-dev build the
 # extension (ext-php-rs runs bindgen through libclang); phpunit + xml/mbstring run the PHP tests.
 EVENTSRV_PACKAGES=(build-essential pkg-config git ca-certificates curl
-  php8.2-dev php8.2-cli libclang-dev phpunit php8.2-xml php8.2-mbstring util-linux procps)
+  php8.2-dev php8.2-cli libclang-dev phpunit php8.2-xml php8.2-mbstring util-linux procps
+  make systemd nginx php8.2-fpm php8.2-sqlite3 php8.2-intl php8.2-curl composer wrk
+  php-laravel-framework php-symfony-framework-bundle php-symfony-console)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -1,0 +1,28 @@
+<?php
+
+declare(strict_types=1);
+
+namespace App\Http\Controllers;
+
+use EventSrv\Laravel\HandlerRegistry;
+use EventSrv\Symfony\Console\StatusReport;
+use Illuminate\Http\JsonResponse;
+
+/** The read-only status page for operators: positions, lag, projector and reactor checkpoints. */
+final class StatusController
+{
+    public function page(HandlerRegistry $handlers)
+    {
+        return view('status', ['status' => $this->report($handlers)->toArray()]);
+    }
+
+    public function json(HandlerRegistry $handlers): JsonResponse
+    {
+        return response()->json($this->report($handlers)->toArray());
+    }
+
+    private function report(HandlerRegistry $handlers): StatusReport
+    {
+        return StatusReport::collect($handlers->projectors(), $handlers->reactors());
+    }
+}

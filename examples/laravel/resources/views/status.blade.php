@@ -1,0 +1,13 @@
+@extends('layout')
+@section('title', 'Event server status')
+@section('content')
+<p>Daemon: <strong>{{ $status['daemon'] }}</strong> (pid {{ $status['daemon_pid'] ?: '-' }}), region {{ $status['region_state'] }}</p>
+<p>Committed position <strong>{{ $status['committed'] }}</strong>, projected <strong>{{ $status['projected'] }}</strong>, lag <strong>{{ $status['lag'] }}</strong>; workers attached: {{ $status['workers'] }}</p>
+<table>
+    <tr><th>projector / reactor</th><th>kind</th><th class="num">checkpoint</th><th class="num">lag</th><th>status</th></tr>
+    @foreach ($status['handlers'] as $handler)
+        <tr><td>{{ $handler['name'] }}</td><td>{{ $handler['kind'] }}</td><td class="num">{{ $handler['checkpoint'] ?? '-' }}</td><td class="num">{{ $handler['lag'] ?? '-' }}</td><td>{{ $handler['status'] }}</td></tr>
+    @endforeach
+</table>
+<p><small>{{ $status['connection'] }} · JSON: <a href="/api/status">/api/status</a></small></p>
+@endsection
