@@ -19,7 +19,7 @@ use eventsrv_format::region::MappedRegion;
 use php_support::Php;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
-use support::TestDaemon;
+use support::{uuid_text, TestDaemon};
 
 const CLIENTS: usize = 4;
 /// Few streams, so clients conflict on them and versions interleave.
@@ -294,16 +294,4 @@ fn signal_all(clients: &[php_support::PhpChild], worker: &Worker, signal: i32) {
             libc::kill(pid as i32, signal);
         }
     }
-}
-
-fn uuid_text(bytes: &[u8; 16]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }

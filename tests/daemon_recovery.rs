@@ -17,21 +17,10 @@ fn record_starts(bytes: &[u8]) -> Vec<usize> {
     starts
 }
 
-fn daemon_with_events(count: i64) -> TestDaemon {
-    let mut daemon = TestDaemon::start_new();
-    let mut client = daemon.client();
-    for n in 1..=count {
-        client.append_one("acc-1", (n - 1) as u64, n);
-    }
-    drop(client);
-    daemon.stop_clean();
-    daemon
-}
-
 #[test]
 fn a_torn_last_record_is_cut_and_the_daemon_starts() {
     let count = 10;
-    let mut daemon = daemon_with_events(count);
+    let mut daemon = TestDaemon::stopped_with_events("acc-1", count);
     let segment = daemon.segment_path(1);
     let bytes = std::fs::read(&segment).expect("segment");
     let starts = record_starts(&bytes);
@@ -72,7 +61,7 @@ fn a_torn_last_record_is_cut_and_the_daemon_starts() {
 
 #[test]
 fn a_flipped_byte_in_an_earlier_record_refuses_start_naming_segment_and_offset() {
-    let mut daemon = daemon_with_events(10);
+    let mut daemon = TestDaemon::stopped_with_events("acc-1", 10);
     let segment = daemon.segment_path(1);
     let mut bytes = std::fs::read(&segment).expect("segment");
     let starts = record_starts(&bytes);

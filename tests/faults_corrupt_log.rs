@@ -60,20 +60,9 @@ fn event_fields(bytes: &[u8]) -> Vec<(&'static str, usize, usize)> {
     fields
 }
 
-fn daemon_with_events() -> TestDaemon {
-    let mut daemon = TestDaemon::start_new();
-    let mut client = daemon.client();
-    for n in 1..=EVENTS {
-        client.append_one("acc-1", (n - 1) as u64, n);
-    }
-    drop(client);
-    daemon.stop_clean();
-    daemon
-}
-
 #[test]
 fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
-    let mut daemon = daemon_with_events();
+    let mut daemon = TestDaemon::stopped_with_events("acc-1", EVENTS);
     let segment = daemon.segment_path(1);
     let original = std::fs::read(&segment).expect("segment");
     let starts = record_starts(&original);
@@ -138,7 +127,7 @@ fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
 
 #[test]
 fn a_last_record_torn_at_any_byte_is_cut_and_the_stream_continues() {
-    let mut daemon = daemon_with_events();
+    let mut daemon = TestDaemon::stopped_with_events("acc-1", EVENTS);
     let segment = daemon.segment_path(1);
     let original = std::fs::read(&segment).expect("segment");
     let starts = record_starts(&original);

@@ -21,7 +21,7 @@ use eventsrv_format::protocol::{ErrorCode, NewEvent, Request, Response};
 use eventsrv_format::vtree;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Client, TestDaemon};
+use support::{uuid_text, Client, TestDaemon};
 
 /// Bound on appends before the fault must have shown (the file systems are a few MiB).
 const APPENDS_MAX: u64 = 10_000;
@@ -119,18 +119,6 @@ fn event(sequence: u64, payload_bytes: usize) -> NewEvent {
 
 fn id_text(event: &NewEvent) -> String {
     uuid_text(&event.event_id)
-}
-
-fn uuid_text(bytes: &[u8; 16]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 /// Appends until the daemon answers with an error.

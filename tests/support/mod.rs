@@ -75,6 +75,19 @@ impl TestDaemon {
         }
     }
 
+    /// A daemon that served `count` appends of one event each to `stream`, then stopped cleanly
+    /// (a log to damage in recovery and corruption tests).
+    pub fn stopped_with_events(stream: &str, count: i64) -> TestDaemon {
+        let mut daemon = TestDaemon::start_new();
+        let mut client = daemon.client();
+        for n in 1..=count {
+            client.append_one(stream, (n - 1) as u64, n);
+        }
+        drop(client);
+        daemon.stop_clean();
+        daemon
+    }
+
     /// A started daemon.
     pub fn start_new() -> TestDaemon {
         let mut daemon = TestDaemon::new();
@@ -425,4 +438,17 @@ pub fn new_event(event_type: &str, n: i64) -> NewEvent {
         metadata: empty_map(),
         payload: payload(n),
     }
+}
+
+/// An event id as the CLI and the extension print it (8-4-4-4-12 lowercase hex).
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
