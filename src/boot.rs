@@ -12,17 +12,19 @@
 
 use crate::config::{ServeConfig, REPLAY_PROGRESS_INTERVAL, REPLAY_PROGRESS_RECORDS};
 use crate::log::segment::{log_dir, parse_segment_name};
-use crate::log::{self, Log, LogError, TornTail};
+use crate::log::{self, BaseOpenError, Log, LogBase, LogError, RecoverySummary, TornTail};
 use crate::snapshot;
 use crate::state::StateStore;
 use eventsrv_format::log_record::LogRecord;
 use eventsrv_format::region::{LogLocation, MappedRegion, RegionError, RegionState, RegionWriter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub const SOURCE_SURVIVING_REGION: &str = "surviving region";
@@ -193,6 +195,20 @@ fn finish(
     skipped: Vec<String>,
 ) -> Result<(Log, RegionWriter, BootSummary), BootError> {
     region.publish().map_err(BootError::Region)?;
+    let mut log = log;
+    if log.needs_stream_version_base() {
+        // The log was verified from the base on: the versions of streams it has not seen since
+        // come from the published region, which now holds exactly the log's records.
+        let mapped = MappedRegion::open(region.path()).map_err(BootError::Region)?;
+        log.set_stream_version_base(Arc::new(move |stream: &str| {
+            mapped
+                .view()
+                .stream_version(stream.as_bytes())
+                .unwrap_or_else(|error| {
+                    panic!("the state region cannot tell the version of stream {stream:?}: {error}")
+                })
+        }));
+    }
     region.set_daemon_pid(std::process::id());
     summary.skipped = skipped;
     summary.newest_snapshot = newest_snapshot(snapshots_dir);
@@ -283,6 +299,18 @@ pub fn replay<S: StateStore>(
         .applied_location()
         .expect("a boot base carries an applied log location");
     let base_position = state.last_position();
+    if base.records > 0 {
+        match replay_after_base(config, state, started, base, base_position) {
+            Ok(done) => return Ok(done),
+            Err(BaseOpenError::Unverified(why)) => tracing::warn!(
+                "boot: the base's log location does not check out ({why}); verifying the whole \
+                 log against it instead"
+            ),
+            Err(BaseOpenError::Log(error)) => {
+                return Err(ReplayError::Fatal(BootError::Log(error)))
+            }
+        }
+    }
     tracing::info!(
         data_dir = %config.data_dir.display(),
         base_records = base.records,
@@ -349,6 +377,87 @@ pub fn replay<S: StateStore>(
         return Err(ReplayError::Mismatch(why));
     }
     assert_eq!(seen, recovery.records, "every record was visited once");
+    Ok(finish_replay(
+        state,
+        log,
+        recovery,
+        base.records,
+        projected_position,
+        started,
+    ))
+}
+
+/// [`replay`] when the base covers records: verify and replay only the log after the base's
+/// location ([`log::open_from_base`]); the covered records are not read. Unverified: the location
+/// does not check out and nothing was applied (the caller verifies the whole log instead).
+fn replay_after_base<S: StateStore>(
+    config: &ServeConfig,
+    state: &mut S,
+    started: Instant,
+    base: LogLocation,
+    base_position: u64,
+) -> Result<(Log, BootSummary), BaseOpenError> {
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        base_segment = base.segment,
+        base_offset = base.offset,
+        base_records = base.records,
+        base_position,
+        "opening the log after the base's location; replaying what the state lacks"
+    );
+    let mut projected_position = state.stats().projected_position;
+    let mut progress = Progress::new(&config.data_dir, base.records);
+    let mut seen = base.records;
+    let cell = RefCell::new(state);
+    let base_version = |stream: &str| cell.borrow().stream_version(stream);
+    let mut visit = |record: &LogRecord, segment: u64, end: u64| -> Result<(), String> {
+        seen += 1;
+        let mut state = cell.borrow_mut();
+        if seen == base.records + 1 {
+            // From here the state holds records its location does not cover: a daemon that dies
+            // before the end of the replay must leave a region no later daemon adopts.
+            state.clear_applied_location();
+        }
+        apply_record(&mut **state, record, &mut projected_position).map_err(|e| e.to_string())?;
+        progress.record(seen, segment, end, true);
+        Ok(())
+    };
+    let location = LogBase {
+        segment: base.segment,
+        offset: base.offset,
+        records: base.records,
+        last_position: base_position,
+    };
+    let opened = log::open_from_base(
+        &config.data_dir,
+        config.segment_bytes_max,
+        &location,
+        &base_version,
+        &mut visit,
+    );
+    progress.finish();
+    let (log, recovery) = opened?;
+    assert_eq!(seen, recovery.records, "every record was visited once");
+    let state = cell.into_inner();
+    Ok(finish_replay(
+        state,
+        log,
+        recovery,
+        base.records,
+        projected_position,
+        started,
+    ))
+}
+
+/// Publish the positions and the new applied location after a replay, and summarise it.
+fn finish_replay<S: StateStore>(
+    state: &mut S,
+    log: Log,
+    recovery: RecoverySummary,
+    base_records: u64,
+    projected_position: u64,
+    started: Instant,
+) -> (Log, BootSummary) {
     assert_eq!(
         state.last_position(),
         log.last_position(),
@@ -372,14 +481,14 @@ pub fn replay<S: StateStore>(
         records: recovery.records,
         events: recovery.events,
         commits: recovery.commits,
-        records_replayed: recovery.records - base.records,
+        records_replayed: recovery.records - base_records,
         log_bytes: recovery.bytes,
         duration_ms: started.elapsed().as_millis() as u64,
         torn_tail_bytes_cut: recovery.torn_tail.as_ref().map(|t: &TornTail| t.bytes_cut),
         projected_position,
         newest_snapshot: None,
     };
-    Ok((log, summary))
+    (log, summary)
 }
 
 /// Apply one log record to the state: the same code path for boot replay and live writes.

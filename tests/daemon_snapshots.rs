@@ -427,3 +427,58 @@ fn wait_for(daemon: &TestDaemon, done: impl Fn(&[PathBuf]) -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_surviving_region_boot_does_not_read_sealed_segments_before_its_location() {
+    let mut daemon = TestDaemon::new();
+    daemon.extra_args = vec!["--segment-bytes".into(), "4096".into()];
+    daemon.start();
+    let mut workload = Workload::new();
+    workload.run(&mut daemon.client(), 120);
+    daemon.kill();
+    let segments = daemon.log_bytes().len();
+    assert!(segments >= 4, "small segments roll: {segments}");
+    let state_before = dump(&daemon);
+
+    // A flipped byte in the middle of sealed segment 1, which a full scan refuses.
+    let segment = daemon.segment_path(1);
+    let pristine = std::fs::read(&segment).expect("segment");
+    flip_byte(&segment, pristine.len() / 2);
+
+    // The surviving region's location is in a later segment: segment 1 is not read at boot.
+    daemon.start();
+    let (source, _, replayed) = boot_source(&daemon);
+    assert_eq!(source, "surviving region");
+    assert_eq!(replayed, 0);
+    assert_same_state(&dump(&daemon), &state_before);
+    // Streams written before the base continue at the versions the region holds.
+    workload.run(&mut daemon.client(), 40);
+    let state_after = dump(&daemon);
+    daemon.kill();
+
+    // `eventsrv verify` still reads every segment and reports the damage.
+    let (ok, report) = verify(&daemon);
+    assert!(!ok, "a flipped segment byte is a problem:\n{report}");
+    assert!(report.contains("00000000000000000001.seg"), "{report}");
+    assert!(report.contains("corrupt at byte"), "{report}");
+
+    // Without a base the whole log is verified, and the damage refuses the start.
+    std::fs::remove_file(&daemon.region).expect("remove the region");
+    let _ = std::fs::remove_dir_all(snapshots_dir(&daemon));
+    let failure = daemon
+        .try_start()
+        .expect_err("a full replay refuses a corrupt segment");
+    assert!(
+        failure.stderr.contains("00000000000000000001.seg"),
+        "names the segment:\n{}",
+        failure.stderr
+    );
+    assert!(failure.stderr.contains("log corrupt"), "{}", failure.stderr);
+
+    // Repaired, a full replay builds the state the surviving-region boot and its appends built.
+    std::fs::write(&segment, &pristine).expect("repair the segment");
+    daemon.start();
+    assert_eq!(boot_source(&daemon).0, "full log replay");
+    assert_same_state(&dump(&daemon), &state_after);
+    daemon.kill();
+}

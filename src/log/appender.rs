@@ -5,7 +5,7 @@
 //! Must never: write a record that breaks an ordering invariant (asserted: that is a writer bug),
 //! or report a batch durable before `fdatasync` returned.
 
-use super::scan::OrderCheck;
+use super::scan::{OrderCheck, StreamVersionBase};
 use super::segment::{create_segment, segment_path};
 use super::LogError;
 use eventsrv_format::limits::BATCH_BYTES_MAX;
@@ -57,6 +57,18 @@ impl Log {
             order,
             buffer: Vec::new(),
         }
+    }
+
+    /// True when the log was opened from a boot base ([`super::open_from_base`]): its order
+    /// check needs [`Log::set_stream_version_base`] before the first append.
+    pub fn needs_stream_version_base(&self) -> bool {
+        self.order.is_seeded()
+    }
+
+    /// Where the versions of streams not written since the boot base come from: the published
+    /// state region, which holds exactly the log's records.
+    pub fn set_stream_version_base(&mut self, base: StreamVersionBase) {
+        self.order.set_stream_version_base(base);
     }
 
     pub fn dir(&self) -> &Path {

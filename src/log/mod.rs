@@ -14,7 +14,9 @@ pub mod scan;
 pub mod segment;
 
 pub use appender::{Log, LogStats};
-pub use recovery::{open, open_located, RecoverySummary, TornTail};
+pub use recovery::{
+    open, open_from_base, open_located, BaseOpenError, LogBase, RecoverySummary, TornTail,
+};
 
 use std::fmt;
 use std::io;

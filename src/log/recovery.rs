@@ -3,17 +3,22 @@
 //! Owns: the start-up walk over every segment: gap check, full verification of sealed
 //! segments, the scan of the last one, and cutting a torn tail (truncate + fsync + a warning
 //! naming segment, offset and bytes cut). Every verified record is handed to the caller's
-//! visitor (boot replays it into the state region) in log order.
+//! visitor (boot replays it into the state region) in log order. With a boot base
+//! ([`open_from_base`]) the same checks run only from the base's location on; before it, segment
+//! files and headers are checked and the base's own segment is walked by frame lengths and CRCs.
 //! Must never: cut a complete record, or start on a log with a gap or a corrupt record.
 
 use super::appender::Log;
-use super::scan::{scan_segment_located, OrderCheck, TailPolicy};
+use super::scan::{
+    check_header, hop_frames, scan_records, scan_segment_located, OrderCheck, TailPolicy,
+};
 use super::segment::{
     create_segment, fsync_dir, list_segments, log_dir, remove_unfinished, segment_path,
 };
 use super::LogError;
-use eventsrv_format::log_record::LogRecord;
+use eventsrv_format::log_record::{LogRecord, SegmentHeader, SEGMENT_HEADER_BYTES};
 use std::fs::OpenOptions;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A torn tail that was cut from the last segment.
@@ -108,6 +113,33 @@ pub fn open_located(
         }
     }
     let (scan, file_bytes) = last_scan.expect("the last segment was scanned");
+    summary.segments = last;
+    summary.records = summary.events + summary.commits;
+    let log = finish_open(
+        dir,
+        last,
+        scan,
+        file_bytes,
+        sealed_bytes,
+        segment_bytes_max,
+        order,
+        &mut summary,
+    )?;
+    Ok((log, summary))
+}
+
+/// Cut a torn tail of the last segment (as its scan found it) and open it for appending.
+#[allow(clippy::too_many_arguments)]
+fn finish_open(
+    dir: PathBuf,
+    last: u64,
+    scan: super::scan::SegmentScan,
+    file_bytes: u64,
+    sealed_bytes: u64,
+    segment_bytes_max: u64,
+    order: OrderCheck,
+    summary: &mut RecoverySummary,
+) -> Result<Log, LogError> {
     let path = segment_path(&dir, last);
     if let Some(why) = scan.torn {
         let cut = TornTail {
@@ -123,10 +155,8 @@ pub fn open_located(
         .append(true)
         .open(&path)
         .map_err(LogError::io(&path, "open"))?;
-    summary.segments = last;
-    summary.records = summary.events + summary.commits;
     summary.bytes = sealed_bytes + scan.valid_bytes;
-    let log = Log::from_parts(
+    Ok(Log::from_parts(
         dir,
         active,
         last,
@@ -134,8 +164,7 @@ pub fn open_located(
         sealed_bytes,
         segment_bytes_max,
         order,
-    );
-    Ok((log, summary))
+    ))
 }
 
 fn cut_torn_tail(cut: &TornTail) -> Result<(), LogError> {
@@ -158,4 +187,260 @@ fn cut_torn_tail(cut: &TornTail) -> Result<(), LogError> {
         cut.why
     );
     Ok(())
+}
+
+/// Where a boot base (a surviving region or a snapshot) says the log it holds ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBase {
+    pub segment: u64,
+    /// Byte offset just after the base's last record in `segment`.
+    pub offset: u64,
+    pub records: u64,
+    /// Position of the last event the base holds.
+    pub last_position: u64,
+}
+
+/// Why [`open_from_base`] did not open the log.
+#[derive(Debug)]
+pub enum BaseOpenError {
+    /// The base's location does not check out against the log (or the log before it could not
+    /// be walked cheaply): nothing was visited; open the log the full way instead.
+    Unverified(String),
+    /// The log after the base is corrupt or unreadable (what the full way would refuse too), or
+    /// `visit` refused a record.
+    Log(LogError),
+}
+
+impl From<LogError> for BaseOpenError {
+    fn from(error: LogError) -> BaseOpenError {
+        BaseOpenError::Log(error)
+    }
+}
+
+/// [`open_located`] for a boot that starts from `base`: only the log after the base's location
+/// is scanned and verified (cutting a torn tail, refusing corruption, exactly as the full way),
+/// and `visit` is called only for those records. Before the base, every segment file 1..n must
+/// exist with a valid header (their records were verified when written and are not read again:
+/// `eventsrv verify` checks them offline), and the covered part of the base's segment must walk,
+/// frame length by frame length with every frame's CRC32C (no decoding), exactly onto the base's
+/// offset after the base's last event position. The ordering checks start from the base: its last event position, the
+/// last commit position found by the same frame walk (going back to earlier segments only while
+/// none is found), and the versions of streams the tail has not touched from `base_version`.
+pub fn open_from_base(
+    data_dir: &Path,
+    segment_bytes_max: u64,
+    base: &LogBase,
+    base_version: &dyn Fn(&str) -> u64,
+    visit: &mut dyn FnMut(&LogRecord, u64, u64) -> Result<(), String>,
+) -> Result<(Log, RecoverySummary), BaseOpenError> {
+    let unverified = |why: String| BaseOpenError::Unverified(why);
+    let dir = log_dir(data_dir);
+    if !dir.is_dir() {
+        return Err(unverified(format!(
+            "there is no log directory {}",
+            dir.display()
+        )));
+    }
+    if base.records == 0 || base.segment == 0 || base.offset < SEGMENT_HEADER_BYTES as u64 {
+        return Err(unverified(format!(
+            "the base location {base:?} covers no record"
+        )));
+    }
+    remove_unfinished(&dir)?;
+    let indices = list_segments(&dir)?;
+    let last = indices.last().copied().unwrap_or(0);
+    if base.segment > last {
+        return Err(unverified(format!(
+            "the base ends in segment {}, the log has {last}",
+            base.segment
+        )));
+    }
+
+    // Segments before the base's: present (list_segments checked 1..=n) with valid headers.
+    let mut sealed_bytes = 0u64;
+    let mut position_before = 0u64;
+    for index in 1..base.segment {
+        let path = segment_path(&dir, index);
+        let (header, bytes) = read_header(&path).map_err(|e| unverified(e.to_string()))?;
+        check_header_fields(&path, &header, index).map_err(|e| unverified(e.to_string()))?;
+        if header.position_before < position_before || header.position_before > base.last_position {
+            return Err(unverified(format!(
+                "segment {index} follows position {}, outside {position_before}..={}",
+                header.position_before, base.last_position
+            )));
+        }
+        position_before = header.position_before;
+        sealed_bytes += bytes;
+    }
+
+    // The base's segment: the covered part walks onto the base's location.
+    let path = segment_path(&dir, base.segment);
+    let cannot = |e: std::io::Error| unverified(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(&path).map_err(cannot)?;
+    let file_len = file.metadata().map_err(cannot)?.len();
+    let offset = usize::try_from(base.offset).unwrap_or(usize::MAX);
+    if file_len < base.offset {
+        return Err(unverified(format!(
+            "the base ends at byte {} of segment {}, which has {file_len} bytes",
+            base.offset, base.segment
+        )));
+    }
+    // The covered part is only walked (lengths, kinds, positions, CRC32C), through a read-only
+    // mapping rather than a copy. SAFETY: nothing truncates a segment while the log is being
+    // opened (the daemon that opens it is its only writer); the mapping is dropped before the
+    // tail is scanned or cut.
+    let (header, hop) = {
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(cannot)?;
+        let header = SegmentHeader::decode(&mapped)
+            .map_err(|e| unverified(format!("{}: {e}", path.display())))?;
+        check_header_fields(&path, &header, base.segment).map_err(|e| unverified(e.to_string()))?;
+        if header.position_before < position_before || header.position_before > base.last_position {
+            return Err(unverified(format!(
+                "segment {} follows position {}, outside {position_before}..={}",
+                base.segment, header.position_before, base.last_position
+            )));
+        }
+        let hop = hop_frames(&mapped, SEGMENT_HEADER_BYTES, offset, true).map_err(|why| {
+            unverified(format!(
+                "the base's byte offset {} of segment {} is not a record boundary: {why}",
+                base.offset, base.segment
+            ))
+        })?;
+        (header, hop)
+    };
+    // The tail is read for the scan into a buffer of the file's size whose covered part stays
+    // untouched zero pages, so offsets keep meaning bytes of the segment.
+    let mut bytes = vec![0u8; file_len as usize];
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut bytes[offset..], base.offset)
+            .map_err(LogError::io(&path, "read"))?;
+    }
+    let last_position = hop.last_event_position.unwrap_or(header.position_before);
+    if last_position != base.last_position {
+        return Err(unverified(format!(
+            "the log's last event before segment {} byte {} is position {last_position}, the \
+             base holds up to position {}",
+            base.segment, base.offset, base.last_position
+        )));
+    }
+    let last_commit_position = match hop.last_commit_position {
+        Some(position) => position,
+        None => last_commit_before(&dir, base.segment).map_err(unverified)?,
+    };
+
+    // From the base on: verified exactly like the full way.
+    let mut summary = RecoverySummary {
+        events: base.last_position,
+        commits: base
+            .records
+            .checked_sub(base.last_position)
+            .ok_or_else(|| {
+                unverified(format!(
+                    "the base claims {} records but {} events",
+                    base.records, base.last_position
+                ))
+            })?,
+        ..RecoverySummary::default()
+    };
+    let mut order = OrderCheck::seeded(base.last_position, last_commit_position);
+    let mut segment_bytes = bytes;
+    let mut start = offset;
+    let mut index = base.segment;
+    loop {
+        let path = segment_path(&dir, index);
+        let policy = if index == last {
+            TailPolicy::Last
+        } else {
+            TailPolicy::Sealed
+        };
+        if index != base.segment {
+            check_header(&path, &segment_bytes, index, order.last_position())?;
+        }
+        let scan = scan_records(
+            &path,
+            &segment_bytes,
+            start,
+            &mut order,
+            policy,
+            Some(base_version),
+            &mut |record, end| {
+                match record {
+                    LogRecord::Event { .. } => summary.events += 1,
+                    LogRecord::Commit { .. } => summary.commits += 1,
+                }
+                visit(record, index, end)
+            },
+        )?;
+        let file_bytes = segment_bytes.len() as u64;
+        if index == last {
+            summary.segments = last;
+            summary.records = summary.events + summary.commits;
+            let log = finish_open(
+                dir,
+                last,
+                scan,
+                file_bytes,
+                sealed_bytes,
+                segment_bytes_max,
+                order,
+                &mut summary,
+            )?;
+            return Ok((log, summary));
+        }
+        sealed_bytes += file_bytes;
+        index += 1;
+        start = SEGMENT_HEADER_BYTES;
+        let next = segment_path(&dir, index);
+        segment_bytes = std::fs::read(&next).map_err(LogError::io(&next, "read"))?;
+    }
+}
+
+/// The header of a segment file and the file's size, reading only the header.
+fn read_header(path: &Path) -> Result<(SegmentHeader, u64), LogError> {
+    let mut file = std::fs::File::open(path).map_err(LogError::io(path, "open"))?;
+    let bytes = file.metadata().map_err(LogError::io(path, "stat"))?.len();
+    let mut header = [0u8; SEGMENT_HEADER_BYTES];
+    file.read_exact(&mut header)
+        .map_err(LogError::io(path, "read the header of"))?;
+    let decoded = SegmentHeader::decode(&header).map_err(|e| LogError::Corrupt {
+        path: path.into(),
+        offset: 0,
+        why: e.to_string(),
+    })?;
+    Ok((decoded, bytes))
+}
+
+fn check_header_fields(path: &Path, header: &SegmentHeader, index: u64) -> Result<(), LogError> {
+    if header.segment_index != index {
+        return Err(LogError::Corrupt {
+            path: path.into(),
+            offset: 0,
+            why: format!(
+                "header says segment {}, file name says {index}",
+                header.segment_index
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The position of the last commit record in the segments before `segment` (0 if none), by
+/// walking frame lengths backwards one segment at a time until a segment holds a commit.
+fn last_commit_before(dir: &Path, segment: u64) -> Result<u64, String> {
+    for index in (1..segment).rev() {
+        let path = segment_path(dir, index);
+        let bytes =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let hop = hop_frames(&bytes, SEGMENT_HEADER_BYTES, bytes.len(), false).map_err(|why| {
+            format!(
+                "looking for the last commit before the base in {}: {why}",
+                path.display()
+            )
+        })?;
+        if let Some(position) = hop.last_commit_position {
+            return Ok(position);
+        }
+    }
+    Ok(0)
 }

@@ -7,24 +7,73 @@
 //! offset is tried, and a complete valid record found there means a damaged length field.
 
 use super::LogError;
+use eventsrv_format::limits::RECORD_BYTES_MAX;
 use eventsrv_format::log_record::{
     decode_record, LogRecord, RecordError, SegmentHeader, BODY_PREFIX_BYTES, FRAME_PREFIX_BYTES,
-    SEGMENT_HEADER_BYTES,
+    KIND_COMMIT, KIND_EVENT, SEGMENT_HEADER_BYTES,
 };
 use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+
+/// Stream versions as of a boot base (a surviving region or a loaded snapshot), for the streams
+/// an [`OrderCheck`] seeded from that base has not seen a record of.
+pub type StreamVersionBase = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
 
 /// The ordering invariants of docs/formats.md, checked record by record in log order.
-#[derive(Debug, Default, Clone)]
+///
+/// Built either empty (a scan from the first record) or [`OrderCheck::seeded`] from a boot base:
+/// then the streams it has no record of take their version from the base's state.
+#[derive(Default, Clone)]
 pub struct OrderCheck {
     last_position: u64,
     last_commit_position: u64,
     stream_versions: HashMap<String, u64>,
+    /// Set when seeded: the versions of the streams not in `stream_versions`.
+    base: Option<StreamVersionBase>,
+    seeded: bool,
+}
+
+impl fmt::Debug for OrderCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrderCheck")
+            .field("last_position", &self.last_position)
+            .field("last_commit_position", &self.last_commit_position)
+            .field("streams_seen", &self.stream_versions.len())
+            .field("seeded", &self.seeded)
+            .field("has_base", &self.base.is_some())
+            .finish()
+    }
 }
 
 impl OrderCheck {
     pub fn new() -> OrderCheck {
         OrderCheck::default()
+    }
+
+    /// Continue the checks after a boot base that ends at event `last_position`, with its last
+    /// commit at `last_commit_position`. Stream versions come from the base: passed to each
+    /// check during boot ([`OrderCheck::check_and_apply_with`]), then from
+    /// [`OrderCheck::set_stream_version_base`] once the state is published.
+    pub fn seeded(last_position: u64, last_commit_position: u64) -> OrderCheck {
+        OrderCheck {
+            last_position,
+            last_commit_position,
+            stream_versions: HashMap::new(),
+            base: None,
+            seeded: true,
+        }
+    }
+
+    /// True when built by [`OrderCheck::seeded`]: it does not know every stream by itself.
+    pub fn is_seeded(&self) -> bool {
+        self.seeded
+    }
+
+    /// Where the versions of streams this check has not seen come from (seeded checks only).
+    pub fn set_stream_version_base(&mut self, base: StreamVersionBase) {
+        self.base = Some(base);
     }
 
     pub fn last_position(&self) -> u64 {
@@ -36,7 +85,23 @@ impl OrderCheck {
     }
 
     pub fn stream_version(&self, stream: &str) -> u64 {
-        self.stream_versions.get(stream).copied().unwrap_or(0)
+        self.stream_version_with(stream, None)
+    }
+
+    fn stream_version_with(&self, stream: &str, base: Option<&dyn Fn(&str) -> u64>) -> u64 {
+        if let Some(version) = self.stream_versions.get(stream) {
+            return *version;
+        }
+        if !self.seeded {
+            return 0;
+        }
+        match (base, &self.base) {
+            (Some(base), _) => base(stream),
+            (None, Some(base)) => base(stream),
+            (None, None) => panic!(
+                "a seeded log order check needs the base's stream versions (stream {stream:?})"
+            ),
+        }
     }
 
     pub fn stream_count(&self) -> usize {
@@ -45,6 +110,16 @@ impl OrderCheck {
 
     /// Check `record` against everything before it and, if it fits, take it into account.
     pub fn check_and_apply(&mut self, record: &LogRecord) -> Result<(), String> {
+        self.check_and_apply_with(record, None)
+    }
+
+    /// [`OrderCheck::check_and_apply`], taking the version of a stream this check has not seen
+    /// from `base` (if given) instead of the installed base.
+    pub fn check_and_apply_with(
+        &mut self,
+        record: &LogRecord,
+        base: Option<&dyn Fn(&str) -> u64>,
+    ) -> Result<(), String> {
         match record {
             LogRecord::Event { position, event } => {
                 if *position != self.last_position + 1 {
@@ -53,7 +128,7 @@ impl OrderCheck {
                         self.last_position
                     ));
                 }
-                let current = self.stream_version(&event.stream);
+                let current = self.stream_version_with(&event.stream, base);
                 if event.stream_version != current + 1 {
                     return Err(format!(
                         "stream {:?} version {} does not follow version {current}",
@@ -203,14 +278,37 @@ pub fn scan_segment_located(
     visit: &mut dyn FnMut(&LogRecord, u64) -> Result<(), String>,
 ) -> Result<SegmentScan, LogError> {
     check_header(path, bytes, index, order.last_position())?;
-    let mut at = SEGMENT_HEADER_BYTES;
+    scan_records(
+        path,
+        bytes,
+        SEGMENT_HEADER_BYTES,
+        order,
+        policy,
+        None,
+        visit,
+    )
+}
+
+/// Verify the records of one segment from byte `start` (a record boundary) to its end, with the
+/// ordering checks continuing from `order`; `base` supplies the versions of streams a seeded
+/// `order` has not seen. The segment header is the caller's to check.
+pub fn scan_records(
+    path: &Path,
+    bytes: &[u8],
+    start: usize,
+    order: &mut OrderCheck,
+    policy: TailPolicy,
+    base: Option<&dyn Fn(&str) -> u64>,
+    visit: &mut dyn FnMut(&LogRecord, u64) -> Result<(), String>,
+) -> Result<SegmentScan, LogError> {
+    let mut at = start;
     let mut records = 0;
     loop {
         match next_record(bytes, at) {
             Next::Record { record, len } => {
                 let offset = at as u64;
                 order
-                    .check_and_apply(&record)
+                    .check_and_apply_with(&record, base)
                     .map_err(|why| LogError::Corrupt {
                         path: path.into(),
                         offset,
@@ -282,4 +380,68 @@ pub fn check_header(
         )));
     }
     Ok(())
+}
+
+/// What a walk over frame lengths found (no CRC, no decoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameHop {
+    pub records: u64,
+    /// Position of the last event record walked over, if any.
+    pub last_event_position: Option<u64>,
+    /// Position of the last commit record walked over, if any.
+    pub last_commit_position: Option<u64>,
+}
+
+/// Walk the frames of `bytes[start..end]` by their length fields only, reading each record's
+/// kind and position: a cheap way to confirm that `end` is a record boundary of a segment whose
+/// records were verified before, and to find the last positions before it. Err: the walk does
+/// not land exactly on `end` (a damaged prefix, or `end` is not a boundary).
+///
+/// With `check_crc`, each frame's body is also checked against its CRC32C (no decoding): a
+/// flipped byte in the walked records is caught at the cost of a checksum pass over the bytes.
+pub fn hop_frames(
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+    check_crc: bool,
+) -> Result<FrameHop, String> {
+    if end > bytes.len() {
+        return Err(format!(
+            "byte {end} lies beyond the segment's {} bytes",
+            bytes.len()
+        ));
+    }
+    let mut hop = FrameHop::default();
+    let mut at = start;
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    while at < end {
+        if end - at < FRAME_PREFIX_BYTES + BODY_PREFIX_BYTES {
+            return Err(format!("a frame at byte {at} runs past byte {end}"));
+        }
+        let body_len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if !(BODY_PREFIX_BYTES..=RECORD_BYTES_MAX).contains(&body_len)
+            || body_len > end - at - FRAME_PREFIX_BYTES
+        {
+            return Err(format!(
+                "the frame at byte {at} claims {body_len} body bytes, which does not fit before \
+                 byte {end}"
+            ));
+        }
+        let body = at + FRAME_PREFIX_BYTES;
+        if check_crc {
+            let stored = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+            if crc32c::crc32c(&bytes[body..body + body_len]) != stored {
+                return Err(format!("the record at byte {at} fails its CRC32C"));
+            }
+        }
+        let position = u64_at(body + 8);
+        match bytes[body] {
+            KIND_EVENT => hop.last_event_position = Some(position),
+            KIND_COMMIT => hop.last_commit_position = Some(position),
+            kind => return Err(format!("the frame at byte {at} has record kind {kind}")),
+        }
+        hop.records += 1;
+        at = body + body_len;
+    }
+    Ok(hop)
 }

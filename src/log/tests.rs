@@ -330,3 +330,99 @@ fn the_reader_never_truncates_and_follows_new_records() {
         .expect("poll");
     assert_eq!(seen, 3);
 }
+
+fn base_at(segment: u64, offset: u64, records: u64, last_position: u64) -> LogBase {
+    LogBase {
+        segment,
+        offset,
+        records,
+        last_position,
+    }
+}
+
+#[test]
+fn opening_from_a_base_visits_only_the_tail_and_seeds_the_order_checks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    // The base holds the first two events (stream "a" at version 2).
+    let base = base_at(1, starts[2], 2, 2);
+    let mut seen = Vec::new();
+    let (mut log, summary) = open_from_base(
+        dir.path(),
+        u64::MAX / 2,
+        &base,
+        &|stream| u64::from(stream == "a") * 2,
+        &mut |record, segment, end| {
+            seen.push((record.clone(), segment, end));
+            Ok(())
+        },
+    )
+    .expect("opens from the base");
+    assert_eq!(seen.len(), 1, "only the record after the base");
+    assert_eq!(seen[0].2, starts[3]);
+    assert_eq!(summary.records, 3);
+    assert_eq!(summary.events, 3);
+    assert_eq!(log.last_position(), 3);
+    assert!(log.needs_stream_version_base());
+    log.set_stream_version_base(std::sync::Arc::new(|stream: &str| {
+        u64::from(stream == "a") * 2
+    }));
+    log.append(&[event(4, "a", 3)])
+        .expect("stream a continues from the base's version");
+}
+
+#[test]
+fn a_base_whose_location_does_not_check_out_is_unverified_and_nothing_is_visited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    let cases = [
+        base_at(1, starts[2] + 1, 2, 2),   // not a record boundary
+        base_at(1, starts[2], 2, 1),       // another last position
+        base_at(2, 64, 3, 3),              // a segment the log does not have
+        base_at(1, starts[3] + 100, 4, 4), // beyond the end: ahead of the log
+    ];
+    for base in cases {
+        let mut visited = 0;
+        let result = open_from_base(dir.path(), u64::MAX / 2, &base, &|_| 0, &mut |_, _, _| {
+            visited += 1;
+            Ok(())
+        });
+        assert!(
+            matches!(result, Err(BaseOpenError::Unverified(_))),
+            "{base:?}: {:?}",
+            result.err()
+        );
+        assert_eq!(visited, 0, "{base:?}");
+    }
+    // A flipped byte inside the covered part fails the walk's CRC check.
+    let segment = segment_one(dir.path());
+    let mut bytes = std::fs::read(&segment).expect("segment");
+    bytes[(starts[0] + starts[1]) as usize / 2] ^= 0x10;
+    std::fs::write(&segment, &bytes).expect("flip");
+    let result = open_from_base(
+        dir.path(),
+        u64::MAX / 2,
+        &base_at(1, starts[2], 2, 2),
+        &|_| 0,
+        &mut |_, _, _| Ok(()),
+    );
+    assert!(matches!(result, Err(BaseOpenError::Unverified(_))));
+}
+
+#[test]
+fn a_tail_record_that_breaks_a_stream_version_from_the_base_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events(dir.path());
+    // The base claims stream "b" already had version 1, so the tail's "b" version 1 is wrong.
+    let result = open_from_base(
+        dir.path(),
+        u64::MAX / 2,
+        &base_at(1, starts[2], 2, 2),
+        &|stream| if stream == "b" { 1 } else { 2 },
+        &mut |_, _, _| Ok(()),
+    );
+    match result {
+        Err(BaseOpenError::Log(LogError::Corrupt { offset, .. })) => assert_eq!(offset, starts[2]),
+        other => panic!("expected corruption, got {:?}", other.err()),
+    }
+}
