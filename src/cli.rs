@@ -56,7 +56,18 @@ pub struct ServeArgs {
     /// Permission bits of the socket file, octal [default: 0660]
     #[arg(long, env = "EVENTSRV_SOCKET_MODE", value_name = "MODE", value_parser = parse_socket_mode)]
     pub socket_mode: Option<u32>,
-    /// TOML file with data_dir, socket, region, region_size, socket_mode
+    /// Permission bits of the state region, octal; PHP needs read only [default: 0640]
+    #[arg(long, env = "EVENTSRV_REGION_MODE", value_name = "MODE", value_parser = parse_socket_mode)]
+    pub region_mode: Option<u32>,
+    /// Owner of the socket and region: user name or uid (needs root) [default: the daemon's user]
+    #[arg(long, env = "EVENTSRV_OWNER", value_name = "USER")]
+    pub owner: Option<String>,
+    /// Group of the socket and region, e.g. the PHP-FPM group: name or gid [default: the
+    /// daemon's group]
+    #[arg(long, env = "EVENTSRV_GROUP", value_name = "GROUP")]
+    pub group: Option<String>,
+    /// TOML file with data_dir, socket, region, region_size, socket_mode, region_mode, owner,
+    /// group, snapshot_every_events, snapshot_every_seconds, snapshots_keep
     #[arg(long, env = "EVENTSRV_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log line format on stderr (filter with EVENTSRV_LOG, e.g. "debug")
@@ -132,6 +143,9 @@ impl ServeArgs {
             region: self.region.clone(),
             region_bytes: self.region_size,
             socket_mode: self.socket_mode,
+            region_mode: self.region_mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
             config: self.config.clone(),
             segment_bytes_max: self.segment_bytes,
             snapshot_every_events: self.snapshot_every_events,

@@ -3,8 +3,10 @@
 //! Owns: resolving each setting with the precedence flag > environment > config file > default
 //! (clap folds flag and environment together; this module adds the file and the defaults), and
 //! every bound that only the daemon enforces (the shared ones live in `eventsrv_format::limits`).
-//! Must never: touch the file system beyond reading the config file.
+//! Must never: touch the file system beyond reading the config file (and the user/group
+//! database, to resolve `owner`/`group` names).
 
+use crate::access::{self, Access};
 use eventsrv_format::limits::{REGION_BYTES_DEFAULT, REGION_BYTES_MIN, SEGMENT_BYTES_MAX};
 use serde::Deserialize;
 use std::fmt;
@@ -15,6 +17,8 @@ pub const DATA_DIR_DEFAULT: &str = "/var/lib/eventsrv";
 pub const SOCKET_DEFAULT: &str = "/run/eventsrv/eventsrv.sock";
 pub const REGION_DEFAULT: &str = "/dev/shm/eventsrv.region";
 pub const SOCKET_MODE_DEFAULT: u32 = 0o660;
+/// PHP only reads the region: owner read-write (the daemon), group read-only.
+pub const REGION_MODE_DEFAULT: u32 = 0o640;
 /// A snapshot is written after this many new events (0: never by count).
 pub const SNAPSHOT_EVERY_EVENTS_DEFAULT: u64 = 100_000;
 /// A snapshot is written this long after the previous one if anything changed (0: never by time).
@@ -55,6 +59,11 @@ pub struct ServeConfig {
     pub region: PathBuf,
     pub region_bytes: u64,
     pub socket_mode: u32,
+    pub region_mode: u32,
+    /// Owner given to the socket and region (`None`: the daemon's user).
+    pub owner: Option<u32>,
+    /// Group given to the socket and region (`None`: the daemon's group).
+    pub group: Option<u32>,
     pub segment_bytes_max: u64,
     pub snapshot_every_events: u64,
     pub snapshot_every_seconds: u64,
@@ -69,6 +78,11 @@ pub struct ServeOverrides {
     pub region: Option<PathBuf>,
     pub region_bytes: Option<u64>,
     pub socket_mode: Option<u32>,
+    pub region_mode: Option<u32>,
+    /// User name or uid.
+    pub owner: Option<String>,
+    /// Group name or gid.
+    pub group: Option<String>,
     pub config: Option<PathBuf>,
     pub segment_bytes_max: Option<u64>,
     pub snapshot_every_events: Option<u64>,
@@ -85,6 +99,9 @@ struct ConfigFile {
     region: Option<PathBuf>,
     region_size: Option<SizeValue>,
     socket_mode: Option<ModeValue>,
+    region_mode: Option<ModeValue>,
+    owner: Option<IdValue>,
+    group: Option<IdValue>,
     snapshot_every_events: Option<u64>,
     snapshot_every_seconds: Option<u64>,
     snapshots_keep: Option<u64>,
@@ -106,6 +123,33 @@ enum ModeValue {
     Text(String),
 }
 
+/// `group = "www-data"` or `group = 33`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IdValue {
+    Id(u32),
+    Name(String),
+}
+
+impl IdValue {
+    fn into_text(self) -> String {
+        match self {
+            IdValue::Id(id) => id.to_string(),
+            IdValue::Name(name) => name,
+        }
+    }
+}
+
+fn file_mode(value: Option<ModeValue>, key: &str) -> Result<Option<u32>, ConfigError> {
+    match value {
+        Some(ModeValue::Mode(mode)) => Ok(Some(mode)),
+        Some(ModeValue::Text(text)) => parse_socket_mode(&text)
+            .map(Some)
+            .map_err(|why| ConfigError(format!("config {key}: {why}"))),
+        None => Ok(None),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
@@ -118,6 +162,16 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ServeConfig {
+    /// Owner, group and modes of the socket and the region.
+    pub fn access(&self) -> Access {
+        Access {
+            owner: self.owner,
+            group: self.group,
+            socket_mode: self.socket_mode,
+            region_mode: self.region_mode,
+        }
+    }
+
     pub fn resolve(overrides: ServeOverrides) -> Result<ServeConfig, ConfigError> {
         let file = match &overrides.config {
             Some(path) => read_config_file(path)?,
@@ -131,11 +185,17 @@ impl ServeConfig {
             ),
             None => None,
         };
-        let file_socket_mode = match file.socket_mode {
-            Some(ModeValue::Mode(mode)) => Some(mode),
-            Some(ModeValue::Text(text)) => Some(
-                parse_socket_mode(&text)
-                    .map_err(|why| ConfigError(format!("config socket_mode: {why}")))?,
+        let file_socket_mode = file_mode(file.socket_mode, "socket_mode")?;
+        let file_region_mode = file_mode(file.region_mode, "region_mode")?;
+        let owner = match overrides.owner.or(file.owner.map(IdValue::into_text)) {
+            Some(text) => Some(
+                access::resolve_user(&text).map_err(|why| ConfigError(format!("owner: {why}")))?,
+            ),
+            None => None,
+        };
+        let group = match overrides.group.or(file.group.map(IdValue::into_text)) {
+            Some(text) => Some(
+                access::resolve_group(&text).map_err(|why| ConfigError(format!("group: {why}")))?,
             ),
             None => None,
         };
@@ -160,6 +220,12 @@ impl ServeConfig {
                 .socket_mode
                 .or(file_socket_mode)
                 .unwrap_or(SOCKET_MODE_DEFAULT),
+            region_mode: overrides
+                .region_mode
+                .or(file_region_mode)
+                .unwrap_or(REGION_MODE_DEFAULT),
+            owner,
+            group,
             segment_bytes_max: overrides.segment_bytes_max.unwrap_or(SEGMENT_BYTES_MAX),
             snapshot_every_events: overrides
                 .snapshot_every_events
@@ -185,10 +251,17 @@ impl ServeConfig {
                 self.region_bytes
             )));
         }
-        if self.socket_mode > 0o777 {
+        for (what, mode) in [("socket", self.socket_mode), ("region", self.region_mode)] {
+            if mode > 0o777 {
+                return Err(ConfigError(format!(
+                    "{what} mode {mode:o} is not a permission mode"
+                )));
+            }
+        }
+        if self.region_mode & 0o600 != 0o600 {
             return Err(ConfigError(format!(
-                "socket mode {:o} is not a permission mode",
-                self.socket_mode
+                "region mode {:04o} must let its owner (the daemon) read and write",
+                self.region_mode
             )));
         }
         if self.segment_bytes_max < SEGMENT_BYTES_MIN {

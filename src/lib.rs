@@ -9,6 +9,7 @@
 //! ```
 //!
 //! Map of the crate (one file per concept):
+//! - [`access`]: owner, group and mode of the socket and the region (`--owner`, `--group`).
 //! - [`cli`]: the command line (`serve`, `status`, `snapshot`, `verify`, `tail`, `events`) and
 //!   its dispatch.
 //! - [`client`]: a minimal blocking socket client (CLI, stale-socket probe).
@@ -38,6 +39,7 @@
 //!
 //! Byte layouts live in the `eventsrv-format` crate only; nothing here encodes one by hand.
 
+pub mod access;
 pub mod batch;
 pub mod boot;
 pub mod cli;

@@ -49,12 +49,24 @@ fn start(config: &ServeConfig) -> Result<ExitCode, String> {
         .install_signal_handlers()
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let listener = server::bind(&config.socket, config.socket_mode).map_err(|e| e.to_string())?;
-    let booted = boot::boot(config);
+    let access = config.access();
+    let booted = access
+        .apply_to_socket(&config.socket)
+        .map_err(|e| e.to_string())
+        .and_then(|()| boot::boot(config).map_err(|e| e.to_string()))
+        .and_then(|booted| {
+            // Adopted or newly built, the region gets the configured owner, group and mode
+            // before the first client is served (it is created owner-only).
+            access
+                .apply_to_region(&config.region)
+                .map_err(|e| e.to_string())?;
+            Ok(booted)
+        });
     let (log, region, summary) = match booted {
         Ok(booted) => booted,
         Err(error) => {
             let _ = std::fs::remove_file(&config.socket);
-            return Err(error.to_string());
+            return Err(error);
         }
     };
     Ok(run_daemon(

@@ -1,11 +1,11 @@
-//! Who may read the state and append: the daemon runs as its own user and group (as systemd's
-//! `User=`/`Group=` would start it) with `UMask=0007` and `--socket-mode 0660`. Then the
-//! region and the socket belong to that user and group with mode 0660; a PHP process of a user
-//! in the group reads and appends; a PHP process of a user outside it can do neither.
+//! Who may read the state and append: the daemon runs as its own user (as systemd's `User=`
+//! would start it) with a permissive umask (0022) and `--group <the PHP group> --socket-mode 0660
+//! --region-mode 0640`. Then the socket and the region belong to that group with exactly those
+//! modes, whatever the umask; a PHP process of a user in the group reads and appends; a PHP
+//! process of a user outside it can do neither. A group the daemon cannot give its files to, or
+//! one that does not exist, stops the start with an error naming it.
 //!
-//! eventsrv has no owner/group/mode settings of its own for the region: they follow the
-//! daemon's credentials and umask (docs/testing.md says how to deploy). Needs root to switch
-//! users; without it the test says SKIPPED and passes.
+//! Needs root to switch users; without it the tests say SKIPPED and pass.
 
 mod php_support;
 mod support;
@@ -19,6 +19,9 @@ use support::Client;
 
 /// Ids no real account uses in the test container.
 const DAEMON_UID: u32 = 64_201;
+/// The daemon user's own primary group: not the group its files are given to.
+const DAEMON_GID: u32 = 64_204;
+/// The PHP group (php-fpm's): the daemon is a member and gives the socket and region to it.
 const EVENTSRV_GID: u32 = 64_201;
 const MEMBER_UID: u32 = 64_202;
 const STRANGER_UID: u32 = 64_203;
@@ -85,17 +88,21 @@ fn line<'a>(output: &'a str, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {prefix} line:\n{output}"))
 }
 
-#[test]
-fn a_php_process_outside_the_daemons_group_can_neither_read_the_region_nor_append() {
+fn can_switch_users() -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: switching users needs root");
-        return;
+        return false;
     }
     if Command::new("setpriv").arg("--version").output().is_err() {
         eprintln!("SKIPPED: setpriv (util-linux) is missing");
-        return;
+        return false;
     }
+    true
+}
+
+/// A temp dir other users can enter, with data/ and run/ owned by the daemon's user.
+fn daemon_dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     // Other users must reach the socket directory and the PHP files; the data stays private.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -103,37 +110,74 @@ fn a_php_process_outside_the_daemons_group_can_neither_read_the_region_nor_appen
     let run_dir = dir.path().join("run");
     std::fs::create_dir(&data_dir).expect("data dir");
     std::fs::create_dir(&run_dir).expect("run dir");
-    std::os::unix::fs::chown(&data_dir, Some(DAEMON_UID), Some(EVENTSRV_GID)).expect("chown");
-    std::os::unix::fs::chown(&run_dir, Some(DAEMON_UID), Some(EVENTSRV_GID)).expect("chown");
+    std::os::unix::fs::chown(&data_dir, Some(DAEMON_UID), Some(DAEMON_GID)).expect("chown");
+    std::os::unix::fs::chown(&run_dir, Some(DAEMON_UID), Some(DAEMON_GID)).expect("chown");
     std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let socket = run_dir.join("eventsrv.sock");
-    let region = PathBuf::from(format!(
-        "/dev/shm/eventsrv-test-permissions-{}.region",
-        std::process::id()
-    ));
-    let stderr = dir.path().join("daemon.log");
-    let child = setpriv(DAEMON_UID, EVENTSRV_GID, None)
+    (dir, data_dir, run_dir)
+}
+
+/// `eventsrv serve` as the daemon user (primary group DAEMON_GID, member of `member_of`) with
+/// umask 0022 and `--group group`.
+fn serve_as_daemon_user(
+    data_dir: &Path,
+    socket: &Path,
+    region: &Path,
+    member_of: u32,
+    group: &str,
+    stderr: &Path,
+) -> Child {
+    setpriv(DAEMON_UID, DAEMON_GID, Some(member_of))
         .arg("sh")
         .arg("-c")
-        .arg("umask 0007 && exec \"$0\" \"$@\"")
+        .arg("umask 0022 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_eventsrv"))
         .arg("serve")
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
         .arg("--socket")
-        .arg(&socket)
+        .arg(socket)
         .arg("--region")
-        .arg(&region)
+        .arg(region)
         .arg("--region-size")
         .arg(support::TEST_REGION_BYTES.to_string())
         .arg("--socket-mode")
         .arg("0660")
+        .arg("--region-mode")
+        .arg("0640")
+        .arg("--group")
+        .arg(group)
         .env_remove("EVENTSRV_CONFIG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .stderr(std::fs::File::create(stderr).expect("stderr file"))
         .spawn()
-        .expect("spawn the daemon as its own user");
+        .expect("spawn the daemon as its own user")
+}
+
+fn test_region(what: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/dev/shm/eventsrv-test-permissions-{what}-{}.region",
+        std::process::id()
+    ))
+}
+
+#[test]
+fn a_php_process_outside_the_configured_group_can_neither_read_the_region_nor_append() {
+    if !can_switch_users() {
+        return;
+    }
+    let (dir, data_dir, run_dir) = daemon_dirs();
+    let socket = run_dir.join("eventsrv.sock");
+    let region = test_region("group");
+    let stderr = dir.path().join("daemon.log");
+    let child = serve_as_daemon_user(
+        &data_dir,
+        &socket,
+        &region,
+        EVENTSRV_GID,
+        &EVENTSRV_GID.to_string(),
+        &stderr,
+    );
     let mut daemon = Daemon {
         child,
         region: region.clone(),
@@ -157,11 +201,15 @@ fn a_php_process_outside_the_daemons_group_can_neither_read_the_region_nor_appen
         std::thread::sleep(support::POLL_STEP);
     }
 
-    for (what, path) in [("socket", &socket), ("region", &region)] {
+    for (what, path, mode) in [("socket", &socket, 0o660), ("region", &region, 0o640)] {
         let metadata = std::fs::metadata(path).expect("stat");
         assert_eq!(metadata.uid(), DAEMON_UID, "{what} owner");
         assert_eq!(metadata.gid(), EVENTSRV_GID, "{what} group");
-        assert_eq!(metadata.mode() & 0o777, 0o660, "{what} mode");
+        assert_eq!(
+            metadata.mode() & 0o777,
+            mode,
+            "{what} mode, despite umask 0022"
+        );
     }
 
     let member = probe(MEMBER_UID, MEMBER_UID, Some(EVENTSRV_GID), &socket, &region);
@@ -188,8 +236,8 @@ fn a_php_process_outside_the_daemons_group_can_neither_read_the_region_nor_appen
         "only the member's append landed"
     );
     eprintln!(
-        "permissions: socket and region {DAEMON_UID}:{EVENTSRV_GID} mode 0660; group member \
-         read + appended; outsider refused:\n  {read}\n  {append}"
+        "permissions: socket {DAEMON_UID}:{EVENTSRV_GID} 0660, region 0640 (umask 0022); group \
+         member read + appended; outsider refused:\n  {read}\n  {append}"
     );
     // SAFETY: signalling our own child.
     unsafe {
@@ -199,5 +247,56 @@ fn a_php_process_outside_the_daemons_group_can_neither_read_the_region_nor_appen
     while daemon.child.try_wait().expect("try_wait").is_none() {
         assert!(Instant::now() < deadline, "daemon did not stop");
         std::thread::sleep(support::POLL_STEP);
+    }
+}
+
+#[test]
+fn a_group_the_daemon_cannot_give_its_files_to_stops_the_start_with_a_clear_error() {
+    if !can_switch_users() {
+        return;
+    }
+    // (group, exit code, message): 1 = the start failed, 2 = the settings are invalid.
+    for (group, code, expected) in [
+        // A real group the daemon's user is not in: chown is refused.
+        (
+            STRANGER_GID.to_string(),
+            1,
+            "needs the daemon's user to be in that group".to_string(),
+        ),
+        (
+            "no-such-group-eventsrv".to_string(),
+            2,
+            "there is no group named \"no-such-group-eventsrv\"".to_string(),
+        ),
+    ] {
+        let (dir, data_dir, run_dir) = daemon_dirs();
+        let socket = run_dir.join("eventsrv.sock");
+        let region = test_region("refused");
+        let stderr = dir.path().join("daemon.log");
+        let mut child =
+            serve_as_daemon_user(&data_dir, &socket, &region, EVENTSRV_GID, &group, &stderr);
+        let deadline = Instant::now() + START_WAIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("the daemon kept running with --group {group}");
+            }
+            std::thread::sleep(support::POLL_STEP);
+        };
+        let _ = std::fs::remove_file(&region);
+        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+        assert_eq!(status.code(), Some(code), "--group {group}: {log}");
+        assert!(log.contains(&expected), "--group {group}: {log}");
+        assert!(
+            !socket.exists(),
+            "no socket is left behind for --group {group}"
+        );
+        eprintln!(
+            "--group {group} refused: {}",
+            log.lines().last().unwrap_or("")
+        );
     }
 }

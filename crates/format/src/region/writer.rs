@@ -15,6 +15,10 @@ use crate::limits::REGION_BYTES_MIN;
 use crate::log_record::EventRecord;
 use crate::protocol::EntityChange;
 use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Permission bits a region file is created with (before the daemon applies its configured mode).
+pub const REGION_CREATE_MODE: u32 = 0o600;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -513,10 +517,13 @@ pub(super) fn map_new_file(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(io_error("cannot remove stale", &building_path, error)),
     }
+    // Owner-only until the daemon applies the configured owner, group and mode (`--region-mode`):
+    // no other user may map a region the daemon has not opened to them yet.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(REGION_CREATE_MODE)
         .open(&building_path)
         .map_err(|error| io_error("cannot create state region", &building_path, error))?;
     file.set_len(region_bytes)

@@ -1,0 +1,191 @@
+//! Who may read the state region and talk to the socket: the owner, group and mode the daemon
+//! gives both files (`--owner`, `--group`, `--region-mode`, `--socket-mode`).
+//!
+//! Owns: resolving user and group names to ids (once, at config time, so a typo stops the start
+//! with a clear error), and applying owner, group and mode to a path (chown, then chmod: the mode
+//! is exact, whatever the umask).
+//! Must never: leave a file with more permissions than configured, or start serving when the
+//! configured owner or group could not be applied (PHP would then fail later with a less clear
+//! "Permission denied").
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// The ids and modes a daemon applies to its socket and region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// `None`: the daemon's own user (no chown of the owner).
+    pub owner: Option<u32>,
+    /// `None`: the daemon's own group (no chown of the group).
+    pub group: Option<u32>,
+    pub socket_mode: u32,
+    pub region_mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessError(pub String);
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+impl Access {
+    pub fn apply_to_socket(&self, path: &Path) -> Result<(), AccessError> {
+        self.apply(path, "socket", self.socket_mode)
+    }
+
+    pub fn apply_to_region(&self, path: &Path) -> Result<(), AccessError> {
+        self.apply(path, "state region", self.region_mode)
+    }
+
+    fn apply(&self, path: &Path, what: &str, mode: u32) -> Result<(), AccessError> {
+        if self.owner.is_some() || self.group.is_some() {
+            std::os::unix::fs::chown(path, self.owner, self.group).map_err(|e| {
+                AccessError(format!(
+                    "cannot give the {what} {} to {}: {e} (changing the owner needs root; \
+                     changing the group needs the daemon's user to be in that group)",
+                    path.display(),
+                    self.describe_ids()
+                ))
+            })?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            AccessError(format!(
+                "cannot set mode {mode:04o} on the {what} {}: {e}",
+                path.display()
+            ))
+        })
+    }
+
+    fn describe_ids(&self) -> String {
+        match (self.owner, self.group) {
+            (Some(uid), Some(gid)) => format!("uid {uid}, gid {gid}"),
+            (Some(uid), None) => format!("uid {uid}"),
+            (None, Some(gid)) => format!("gid {gid}"),
+            (None, None) => "its current owner".into(),
+        }
+    }
+}
+
+/// Bound on the buffer getpwnam_r/getgrnam_r may ask for (a group with thousands of members).
+const NSS_BUFFER_BYTES_MAX: usize = 1 << 20;
+
+/// A user name or numeric uid → uid.
+pub fn resolve_user(text: &str) -> Result<u32, String> {
+    if let Ok(uid) = text.parse::<u32>() {
+        return Ok(uid);
+    }
+    let name = CString::new(text).map_err(|_| format!("user name {text:?} contains a NUL"))?;
+    let mut buffer = vec![0u8; 1024];
+    loop {
+        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids) for getpwnam_r to fill.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; the buffer length is its real length.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buffer.len() < NSS_BUFFER_BYTES_MAX {
+            buffer.resize(buffer.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 {
+            return Err(format!(
+                "cannot look up user {text:?}: {}",
+                std::io::Error::from_raw_os_error(rc)
+            ));
+        }
+        if found.is_null() {
+            return Err(format!("there is no user named {text:?}"));
+        }
+        return Ok(entry.pw_uid);
+    }
+}
+
+/// A group name or numeric gid → gid.
+pub fn resolve_group(text: &str) -> Result<u32, String> {
+    if let Ok(gid) = text.parse::<u32>() {
+        return Ok(gid);
+    }
+    let name = CString::new(text).map_err(|_| format!("group name {text:?} contains a NUL"))?;
+    let mut buffer = vec![0u8; 1024];
+    loop {
+        // SAFETY: all-zero is a valid `group` (null pointers, zero id) for getgrnam_r to fill.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; the buffer length is its real length.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buffer.len() < NSS_BUFFER_BYTES_MAX {
+            buffer.resize(buffer.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 {
+            return Err(format!(
+                "cannot look up group {text:?}: {}",
+                std::io::Error::from_raw_os_error(rc)
+            ));
+        }
+        if found.is_null() {
+            return Err(format!("there is no group named {text:?}"));
+        }
+        return Ok(entry.gr_gid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers_resolve_and_unknown_names_are_refused_by_name() {
+        assert_eq!(resolve_user("root"), Ok(0));
+        assert_eq!(resolve_group("root"), Ok(0));
+        assert_eq!(resolve_user("4242"), Ok(4242));
+        assert_eq!(resolve_group("4242"), Ok(4242));
+        assert_eq!(
+            resolve_user("no-such-user-eventsrv"),
+            Err("there is no user named \"no-such-user-eventsrv\"".into())
+        );
+        assert_eq!(
+            resolve_group("no-such-group-eventsrv"),
+            Err("there is no group named \"no-such-group-eventsrv\"".into())
+        );
+    }
+
+    #[test]
+    fn the_mode_is_exact_whatever_the_file_had() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("region");
+        std::fs::write(&path, b"x").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let access = Access {
+            owner: None,
+            group: None,
+            socket_mode: 0o660,
+            region_mode: 0o640,
+        };
+        access.apply_to_region(&path).expect("apply");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+}
