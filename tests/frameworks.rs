@@ -217,6 +217,51 @@ fn symfony_app_serves_the_bank_over_nginx_and_php_fpm() {
     bank_over_http("symfony");
 }
 
+/// The wrk load test (bench/http/run.sh), briefly: both apps on eventsrv and on PDO SQLite, then
+/// both apps at once against one daemon. The script fails if any balance lies outside [sum of
+/// acknowledged writes, sum of writes sent]; the requests/s table is printed, not asserted on.
+#[test]
+fn wrk_load_on_both_apps_keeps_every_balance_between_acknowledged_and_sent_writes() {
+    require_packages();
+    // The script runs `composer install` in both apps: not at the same time as another test.
+    let _guard = frameworks_support::prepare_guard();
+    let output = Command::new(repo_root().join("bench/http/run.sh"))
+        .args(["--duration", "2", "--connections", "4", "--accounts", "5"])
+        .current_dir(repo_root())
+        .output()
+        .expect("bench/http/run.sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the load test failed:\n{stdout}\n{stderr}"
+    );
+    for line in [
+        "eventsrv: ",
+        "eventsrv-symfony: ",
+        "sqlite: ",
+        "sqlite-symfony: ",
+    ] {
+        let found = stdout
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("no {line:?} balance check in:\n{stdout}"));
+        assert!(found.ends_with("OK"), "{found}");
+    }
+    for run in [
+        "laravel, eventsrv",
+        "laravel, PDO SQLite",
+        "symfony, eventsrv",
+        "symfony, PDO SQLite",
+    ] {
+        assert!(
+            stdout.contains(&format!("| {run} |")),
+            "no {run:?} row:\n{stdout}"
+        );
+    }
+    eprintln!("{stdout}");
+}
+
 /// Both apps write to the same accounts at once against one daemon (one worker, Laravel's):
 /// every balance equals the sum of the writes the apps acknowledged with 200, as both apps read it.
 #[test]

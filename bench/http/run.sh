@@ -2,9 +2,10 @@
 # HTTP load test of the framework example apps on loopback (run by hand, not in CI):
 # nginx + php-fpm serving examples/laravel and examples/symfony against ONE eventsrv daemon,
 # the projector worker run by `artisan eventsrv:work`, wrk driving a mix of list (40%),
-# detail (40%) and balance-change (20%) requests. The same Laravel app reading and writing
-# PDO SQLite (WAL, synchronous=FULL) is the baseline. Afterwards every balance must equal the
-# sum of the writes the apps acknowledged (per store), or the script fails.
+# detail (40%) and balance-change (20%) requests. The same apps reading and writing PDO SQLite
+# (WAL, synchronous=FULL; one file per app) are the baseline. Afterwards every balance must lie
+# between the sum of the writes the apps acknowledged and the sum of those sent (per store), or
+# the script fails. tests/frameworks.rs runs it briefly in the test suite.
 #
 #   bench/http/run.sh [--duration SECONDS] [--connections N] [--accounts N]
 #
@@ -33,8 +34,10 @@ WORK="$(mktemp -d /tmp/eventsrv-http-bench.XXXXXX)"
 chmod 0755 "$WORK" # nginx workers (nobody) reach the php-fpm sockets in here
 REGION="/dev/shm/eventsrv-http-bench-$$.region"
 SOCKET="$WORK/eventsrv.sock"
-LARAVEL_PORT=18181
-SYMFONY_PORT=18182
+# Free loopback ports picked by the OS (nginx binds them right after).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+LARAVEL_PORT="$(free_port)"
+SYMFONY_PORT="$(free_port)"
 pids=()
 cleanup() {
   "$FRAMEWORKS" stop "$WORK/laravel" 2>/dev/null || true
@@ -75,6 +78,7 @@ for i in $(seq 1 "$ACCOUNTS"); do
   echo >>"$WORK/uuids.txt"
 done
 "$FRAMEWORKS" php "$WORK/laravel" bank:sqlite-sync
+"$FRAMEWORKS" php "$WORK/symfony" bank:sqlite-sync
 
 SCRIPT="$(dirname "$0")/mixed.lua"
 # run LABEL PORT PREFIX ACK_FILE THREADS CONNECTIONS
@@ -88,6 +92,7 @@ log "wrk: ${DURATION}s per run, $CONNECTIONS connections"
 run "laravel, eventsrv" "$LARAVEL_PORT" /api "$WORK/acked-eventsrv.txt" 2 "$CONNECTIONS"
 run "laravel, PDO SQLite" "$LARAVEL_PORT" /sql/api "$WORK/acked-sqlite.txt" 2 "$CONNECTIONS"
 run "symfony, eventsrv" "$SYMFONY_PORT" /api "$WORK/acked-eventsrv.txt" 2 "$CONNECTIONS"
+run "symfony, PDO SQLite" "$SYMFONY_PORT" /sql/api "$WORK/acked-sqlite-symfony.txt" 2 "$CONNECTIONS"
 half=$((CONNECTIONS / 2))
 run "both at once: laravel" "$LARAVEL_PORT" /api "$WORK/acked-eventsrv.txt" 1 "$half" &
 both=($!)
@@ -108,6 +113,7 @@ done
 curl -fsS "http://127.0.0.1:$LARAVEL_PORT/api/accounts" >"$WORK/balances-eventsrv.json"
 curl -fsS "http://127.0.0.1:$SYMFONY_PORT/api/accounts" >"$WORK/balances-eventsrv-symfony.json"
 curl -fsS "http://127.0.0.1:$LARAVEL_PORT/sql/api/accounts" >"$WORK/balances-sqlite.json"
+curl -fsS "http://127.0.0.1:$SYMFONY_PORT/sql/api/accounts" >"$WORK/balances-sqlite-symfony.json"
 curl -fsS "http://127.0.0.1:$LARAVEL_PORT/api/status" >"$WORK/status.json"
 python3 - "$WORK" <<'PY'
 import json, sys, collections
@@ -121,7 +127,8 @@ def sums(name):
 def balances(name):
     return {a["uuid"]: a["balance"] for a in json.load(open(f"{work}/balances-{name}.json"))["accounts"]}
 ok = True
-for store, files in (("eventsrv", ["eventsrv", "eventsrv-symfony"]), ("sqlite", ["sqlite"])):
+for store, files in (("eventsrv", ["eventsrv", "eventsrv-symfony"]), ("sqlite", ["sqlite"]),
+                     ("sqlite-symfony", ["sqlite-symfony"])):
     acked, sent = sums(store)
     for name in files:
         got = balances(name)

@@ -24,6 +24,13 @@ pub const FPM_CHILDREN: u32 = 4;
 /// `composer install` of one app must not run twice at once (tests run in parallel threads).
 static PREPARE: Mutex<()> = Mutex::new(());
 
+/// Held while something outside ServedApp runs `scripts/frameworks.sh prepare` (the load test).
+pub fn prepare_guard() -> std::sync::MutexGuard<'static, ()> {
+    PREPARE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn frameworks_sh() -> PathBuf {
     repo_root().join("scripts/frameworks.sh")
 }
@@ -68,9 +75,7 @@ impl ServedApp {
     pub fn configure(name: &'static str, socket: &Path, region: &Path) -> ServedApp {
         require_packages();
         {
-            let _guard = PREPARE
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _guard = prepare_guard();
             run_ok(
                 Command::new("bash")
                     .arg(frameworks_sh())

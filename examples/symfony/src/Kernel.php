@@ -6,8 +6,10 @@ namespace App;
 
 use App\Controller\AccountController;
 use App\Controller\ApiAccountController;
+use App\Controller\SqliteAccountController;
 use App\Controller\StatusController;
 use Bank\AccountProjector;
+use Bank\Baseline\SqliteAccounts;
 use Bank\LargeDepositReactor;
 use EventSrv\Symfony\EventSrvBundle;
 use Symfony\Bundle\FrameworkBundle\FrameworkBundle;
@@ -60,6 +62,9 @@ final class Kernel extends BaseKernel
         // The bank domain's projector and reactor: autoconfigure tags them for eventsrv:work.
         $services->set(AccountProjector::class);
         $services->set(LargeDepositReactor::class)->arg('$file', '%kernel.logs_dir%/large-deposits.log');
+
+        // The load test's baseline store (bench/http/run.sh): the same accounts in SQLite.
+        $services->set(SqliteAccounts::class)->arg('$path', $this->sqlitePath());
     }
 
     protected function configureRoutes(RoutingConfigurator $routes): void
@@ -79,6 +84,18 @@ final class Kernel extends BaseKernel
         $routes->add('api_account_increase', '/api/accounts/{uuid}/increase')
             ->controller([ApiAccountController::class, 'increase'])->methods(['POST']);
         $routes->add('api_status', '/api/status')->controller([StatusController::class, 'json'])->methods(['GET']);
+
+        // The same JSON reads and writes against SQLite through PDO, for the load test's comparison.
+        $routes->add('sql_accounts', '/sql/api/accounts')->controller([SqliteAccountController::class, 'index'])->methods(['GET']);
+        $routes->add('sql_account', '/sql/api/accounts/{uuid}')->controller([SqliteAccountController::class, 'show'])->methods(['GET']);
+        $routes->add('sql_account_increase', '/sql/api/accounts/{uuid}/increase')
+            ->controller([SqliteAccountController::class, 'increase'])->methods(['POST']);
+    }
+
+    private function sqlitePath(): string
+    {
+        $path = $_SERVER['BANK_SQLITE'] ?? getenv('BANK_SQLITE');
+        return \is_string($path) && $path !== '' ? $path : $this->varDir() . '/bank.sqlite';
     }
 
     private function varDir(): string

@@ -4,7 +4,7 @@ declare(strict_types=1);
 
 namespace App\Console;
 
-use App\Sqlite\SqliteAccounts;
+use Bank\Baseline\SqliteAccounts;
 use Bank\Account;
 use Illuminate\Console\Command;
 
@@ -19,11 +19,7 @@ final class SqliteSyncCommand extends Command
 
     public function handle(SqliteAccounts $sqlite): int
     {
-        $rows = array_map(
-            static fn (Account $account): array => ['uuid' => $account->uuid, 'name' => $account->name, 'balance' => $account->balance],
-            Account::all(),
-        );
-        $this->info(sprintf('%d account(s) copied to SQLite.', $sqlite->replaceAll($rows)));
+        $this->info(sprintf('%d account(s) copied to SQLite.', $sqlite->replaceAll(Account::all())));
         return 0;
     }
 }

@@ -4,7 +4,7 @@ declare(strict_types=1);
 
 namespace App\Providers;
 
-use App\Sqlite\SqliteAccounts;
+use Bank\Baseline\SqliteAccounts;
 use Bank\LargeDepositReactor;
 use EventSrv\ConcurrencyException;
 use EventSrv\DaemonUnavailableException;

@@ -5,7 +5,7 @@ declare(strict_types=1);
 namespace App\Http\Controllers;
 
 use App\Http\Amount;
-use App\Sqlite\SqliteAccounts;
+use Bank\Baseline\SqliteAccounts;
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
 

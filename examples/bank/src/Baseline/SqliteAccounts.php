@@ -2,11 +2,12 @@
 
 declare(strict_types=1);
 
-namespace App\Sqlite;
+namespace Bank\Baseline;
 
 /**
- * The accounts in a SQLite file through plain PDO: the baseline the load test compares
- * eventsrv's shared-memory reads and durable appends with. WAL with synchronous=FULL, so an
+ * The accounts in a SQLite file through plain PDO: the baseline the HTTP load test
+ * (bench/http/run.sh) compares eventsrv's shared-memory reads and durable appends with, in both
+ * example apps. WAL with synchronous=FULL, so an
  * acknowledged write is on disk, as an acknowledged eventsrv append is.
  */
 final class SqliteAccounts
@@ -41,7 +42,11 @@ final class SqliteAccounts
         return $statement->rowCount() === 1;
     }
 
-    /** Empties the table and fills it with these accounts. */
+    /**
+     * Empties the table and fills it with these accounts (the load test's set-up).
+     *
+     * @param iterable<\Bank\Account> $accounts
+     */
     public function replaceAll(iterable $accounts): int
     {
         $pdo = $this->pdo();
@@ -50,7 +55,7 @@ final class SqliteAccounts
         $insert = $pdo->prepare('INSERT INTO accounts (uuid, name, balance) VALUES (?, ?, ?)');
         $count = 0;
         foreach ($accounts as $account) {
-            $insert->execute([$account['uuid'], $account['name'], $account['balance']]);
+            $insert->execute([$account->uuid, $account->name, $account->balance]);
             $count++;
         }
         $pdo->commit();
