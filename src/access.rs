@@ -78,77 +78,85 @@ const NSS_BUFFER_BYTES_MAX: usize = 1 << 20;
 
 /// A user name or numeric uid → uid.
 pub fn resolve_user(text: &str) -> Result<u32, String> {
-    if let Ok(uid) = text.parse::<u32>() {
-        return Ok(uid);
-    }
-    let name = CString::new(text).map_err(|_| format!("user name {text:?} contains a NUL"))?;
-    let mut buffer = vec![0u8; 1024];
-    loop {
-        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids) for getpwnam_r to fill.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; the buffer length is its real length.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                &mut found,
-            )
-        };
-        if rc == libc::ERANGE && buffer.len() < NSS_BUFFER_BYTES_MAX {
-            buffer.resize(buffer.len() * 4, 0);
-            continue;
-        }
-        if rc != 0 {
-            return Err(format!(
-                "cannot look up user {text:?}: {}",
-                std::io::Error::from_raw_os_error(rc)
-            ));
-        }
-        if found.is_null() {
-            return Err(format!("there is no user named {text:?}"));
-        }
-        return Ok(entry.pw_uid);
-    }
+    // SAFETY: getpwnam_r gets valid pointers and the buffer's real length from `look_up`.
+    look_up(
+        text,
+        "user",
+        |name, entry: &mut libc::passwd, buffer, found| unsafe {
+            libc::getpwnam_r(name, entry, buffer.as_mut_ptr().cast(), buffer.len(), found)
+        },
+    )
+    .map(|entry| entry.pw_uid)
 }
 
 /// A group name or numeric gid → gid.
 pub fn resolve_group(text: &str) -> Result<u32, String> {
-    if let Ok(gid) = text.parse::<u32>() {
-        return Ok(gid);
+    // SAFETY: getgrnam_r gets valid pointers and the buffer's real length from `look_up`.
+    look_up(
+        text,
+        "group",
+        |name, entry: &mut libc::group, buffer, found| unsafe {
+            libc::getgrnam_r(name, entry, buffer.as_mut_ptr().cast(), buffer.len(), found)
+        },
+    )
+    .map(|entry| entry.gr_gid)
+}
+
+/// A numeric id as itself, else the name looked up with a reentrant `get*nam_r`, growing its
+/// buffer (up to `NSS_BUFFER_BYTES_MAX`) while it says ERANGE. Only the numeric fields of the
+/// returned entry may be used: its pointers point into a buffer that is gone.
+fn look_up<T: NumericId>(
+    text: &str,
+    what: &str,
+    call: impl Fn(*const libc::c_char, &mut T, &mut [u8], &mut *mut T) -> libc::c_int,
+) -> Result<T, String> {
+    if let Ok(id) = text.parse::<u32>() {
+        return Ok(T::with_id(id));
     }
-    let name = CString::new(text).map_err(|_| format!("group name {text:?} contains a NUL"))?;
+    let name = CString::new(text).map_err(|_| format!("{what} name {text:?} contains a NUL"))?;
     let mut buffer = vec![0u8; 1024];
     loop {
-        // SAFETY: all-zero is a valid `group` (null pointers, zero id) for getgrnam_r to fill.
-        let mut entry: libc::group = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; the buffer length is its real length.
-        let rc = unsafe {
-            libc::getgrnam_r(
-                name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr().cast(),
-                buffer.len(),
-                &mut found,
-            )
-        };
+        // SAFETY: all-zero is a valid passwd/group (null pointers, zero ids) for the call to fill.
+        let mut entry: T = unsafe { std::mem::zeroed() };
+        let mut found: *mut T = std::ptr::null_mut();
+        let rc = call(name.as_ptr(), &mut entry, &mut buffer, &mut found);
         if rc == libc::ERANGE && buffer.len() < NSS_BUFFER_BYTES_MAX {
             buffer.resize(buffer.len() * 4, 0);
             continue;
         }
         if rc != 0 {
             return Err(format!(
-                "cannot look up group {text:?}: {}",
+                "cannot look up {what} {text:?}: {}",
                 std::io::Error::from_raw_os_error(rc)
             ));
         }
         if found.is_null() {
-            return Err(format!("there is no group named {text:?}"));
+            return Err(format!("there is no {what} named {text:?}"));
         }
-        return Ok(entry.gr_gid);
+        return Ok(entry);
+    }
+}
+
+/// An NSS entry that can stand for a bare numeric id.
+trait NumericId {
+    fn with_id(id: u32) -> Self;
+}
+
+impl NumericId for libc::passwd {
+    fn with_id(id: u32) -> Self {
+        // SAFETY: all-zero is a valid passwd; only the id is read afterwards.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        entry.pw_uid = id;
+        entry
+    }
+}
+
+impl NumericId for libc::group {
+    fn with_id(id: u32) -> Self {
+        // SAFETY: all-zero is a valid group; only the id is read afterwards.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        entry.gr_gid = id;
+        entry
     }
 }
 
