@@ -113,8 +113,13 @@ abstract class AggregateRoot
             if (!isset($one[EventMeta::CORRELATION_ID])) {
                 $one = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $one;
             }
+            $class = $this->recordedEvents[$i]::class;
+            EventTypes::ensureKnown($class);
+            $eventVersion = EventTypes::versionOf($class);
+            if ($eventVersion !== 1) {
+                $one[EventMeta::EVENT_VERSION] = $eventVersion;
+            }
             $metadata[$i] = $one;
-            EventTypes::ensureKnown($this->recordedEvents[$i]::class);
         }
 
         $result = $backend->append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata);
