@@ -19,7 +19,10 @@ fn json(text: &str) -> serde_json::Value {
 fn a_renamed_v1_event_is_read_as_the_v2_class_by_aggregate_projector_and_php_cli() {
     let daemon = TestDaemon::start_new();
     let php = Php::new(&daemon.socket, &daemon.region);
-    assert_eq!(php.run("versioning.php", &["write", BASKET]).trim(), "written");
+    assert_eq!(
+        php.run("versioning.php", &["write", BASKET]).trim(),
+        "written"
+    );
 
     let read = json(&php.run("versioning.php", &["read", BASKET]));
 
@@ -40,7 +43,11 @@ fn a_renamed_v1_event_is_read_as_the_v2_class_by_aggregate_projector_and_php_cli
     );
     assert_eq!(
         read["classes"],
-        serde_json::json!(["Shop\\ProductAdded", "Shop\\ProductAdded", "Shop\\ProductAdded"])
+        serde_json::json!([
+            "Shop\\ProductAdded",
+            "Shop\\ProductAdded",
+            "Shop\\ProductAdded"
+        ])
     );
     assert_eq!(
         read["types"],
@@ -85,7 +92,11 @@ fn a_renamed_v1_event_is_read_as_the_v2_class_by_aggregate_projector_and_php_cli
         first.contains("Shop\\\\ItemAdded") && first.contains("price"),
         "stored as v1: {first}"
     );
-    assert!(stored[2].to_string().contains("event_version"), "{}", stored[2]);
+    assert!(
+        stored[2].to_string().contains("event_version"),
+        "{}",
+        stored[2]
+    );
 }
 
 #[test]

@@ -185,7 +185,10 @@ fn killing_the_worker_never_loses_a_reactor_delivery() {
         missing.is_empty(),
         "events never delivered to the reactor: {missing:?}"
     );
-    assert!(unknown.is_empty(), "deliveries of no appended event: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "deliveries of no appended event: {unknown:?}"
+    );
     assert!(
         kills_with_work_pending > 0,
         "at least one kill hit a worker with deliveries pending"
@@ -196,7 +199,8 @@ fn killing_the_worker_never_loses_a_reactor_delivery() {
 fn events_a_reactor_records_are_caused_by_the_handled_event() {
     let mut daemon = TestDaemon::new();
     daemon.start();
-    let php = Php::new(&daemon.socket, &daemon.region).with_env("EVENTSRV_TEST_REACTOR", "followup");
+    let php =
+        Php::new(&daemon.socket, &daemon.region).with_env("EVENTSRV_TEST_REACTOR", "followup");
     let worker_log = daemon.dir.path().join("worker.log");
     let _worker = reactor_worker(&php, &worker_log);
     wait_for_worker_start(&worker_log);
@@ -264,10 +268,14 @@ fn a_reactor_created_on_an_empty_log_and_killed_before_its_first_commit_misses_n
         other => panic!("append: {other:?}"),
     }
     let _again = reactor_worker(&php, &worker_log);
-    wait_until(CATCH_UP_WAIT, "the reactor's checkpoint reaches the head", || {
-        let (checkpoint, committed) = positions(&daemon, DELIVERY_REACTOR);
-        checkpoint.unwrap_or(0) == committed
-    });
+    wait_until(
+        CATCH_UP_WAIT,
+        "the reactor's checkpoint reaches the head",
+        || {
+            let (checkpoint, committed) = positions(&daemon, DELIVERY_REACTOR);
+            checkpoint.unwrap_or(0) == committed
+        },
+    );
 
     let trace = std::fs::read_to_string(&deliveries).unwrap_or_default();
     for id in &ids {
