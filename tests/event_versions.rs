@@ -118,3 +118,42 @@ fn an_event_class_without_its_old_name_registered_cannot_load_old_events() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bad_registrations_and_failing_upcasters_are_reported_not_guessed() {
+    let daemon = TestDaemon::start_new();
+    let php = Php::new(&daemon.socket, &daemon.region);
+
+    let read = json(&php.run("upcast_errors.php", &[BASKET]));
+
+    for (case, expected) in [
+        ("upcasts_not_int", "must be an int of 1 or more"),
+        ("upcasts_zero", "must be an int of 1 or more"),
+        (
+            "upcasts_list",
+            "expects an array of event type => current version",
+        ),
+        (
+            "types_empty_list",
+            "must be a string or a non-empty list of strings",
+        ),
+        (
+            "types_not_string",
+            "must be a string or a non-empty list of strings",
+        ),
+        ("types_too_many", "has more than 64 names"),
+        ("upcaster_throws", "DomainException: upcaster says no at 1"),
+    ] {
+        let message = read[case].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{case}: {message}");
+    }
+    for case in ["upcasts_not_int", "types_empty_list", "types_too_many"] {
+        assert!(
+            read[case]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("InvalidArgumentException"),
+            "{case}: {read}"
+        );
+    }
+}
