@@ -144,7 +144,9 @@ final class EventTypes
             if ($owner !== null && $owner !== $class) {
                 throw new \InvalidArgumentException("event type name '$name' is used by both $owner and $class");
             }
-            if ($name !== $class && class_exists($name) && is_subclass_of($name, Event::class)) {
+            // Only names shaped like a namespaced class are looked up (no autoload per 'a.b' name).
+            $classLike = str_contains($name, '\\') && !str_contains($name, '.');
+            if ($classLike && $name !== $class && class_exists($name) && is_subclass_of($name, Event::class)) {
                 throw new \InvalidArgumentException(
                     "$class cannot take the name '$name': that is another event class, whose own events would read as $class",
                 );
