@@ -60,3 +60,27 @@ fn a_snapshot_plus_later_events_equals_a_full_replay_with_the_real_codec() {
         stored[0]
     );
 }
+
+#[test]
+fn a_snapshot_holding_a_class_that_is_gone_is_ignored_not_loaded_half() {
+    let daemon = TestDaemon::start_new();
+    let php = Php::new(&daemon.socket, &daemon.region);
+
+    let written: serde_json::Value =
+        serde_json::from_str(php.run("snapshot_ghost.php", &["write", PAINTING]).trim())
+            .expect("JSON");
+    assert_eq!(
+        written,
+        serde_json::json!({"applied": 0, "detail": "Ghost\\Detail"}),
+        "the writing process uses its snapshot"
+    );
+
+    let read: serde_json::Value =
+        serde_json::from_str(php.run("snapshot_ghost.php", &["read", PAINTING]).trim())
+            .expect("JSON");
+    assert_eq!(
+        read,
+        serde_json::json!({"applied": 3, "sum": 6, "detail": null}),
+        "rebuilt from the events"
+    );
+}
