@@ -17,9 +17,18 @@ use EventSrv\Internal\Runtime;
  * the aggregate has one (public or protected), both when retrieving and when recording.
  * persist() appends with optimistic concurrency: if another request wrote to the stream since
  * retrieve(), nothing is written and a ConcurrencyException is thrown.
+ *
+ * snapshot() stores the whole state (all properties, any visibility) as a SnapshotTaken event in
+ * the stream "<uuid>.snapshot"; retrieve() starts from the newest snapshot this class can use
+ * (same class, same snapshotVersion(), every property still there and accepting its value) and
+ * applies only the later events. Must never: load a snapshot it cannot verify; it falls back to
+ * the full replay instead.
  */
 abstract class AggregateRoot
 {
+    /** Nesting a snapshot value may have (the value codec's own limit is 64 levels). */
+    private const SNAPSHOT_DEPTH_MAX = 60;
+
     private string $aggregateUuid = '';
 
     /** The stream version this object stands on: retrieved or last persisted. */
@@ -36,18 +45,86 @@ abstract class AggregateRoot
     {
     }
 
-    /** Rebuilds the aggregate from its stream; an unknown uuid gives a new, empty aggregate. */
+    /**
+     * Rebuilds the aggregate from its stream; an unknown uuid gives a new, empty aggregate.
+     * With a usable snapshot (see snapshot()), from the snapshot and the events after it.
+     */
     public static function retrieve(string $uuid): static
     {
-        $aggregate = new static();
-        $aggregate->aggregateUuid = $uuid;
-        foreach (Runtime::backend()->streamEvents($uuid) as $event) {
+        $aggregate = static::fromSnapshot($uuid);
+        if ($aggregate === null) {
+            $aggregate = new static();
+            $aggregate->aggregateUuid = $uuid;
+        }
+        foreach (Runtime::backend()->streamEvents($uuid, $aggregate->aggregateVersion) as $event) {
             $aggregate->applyEvent($event);
             $aggregate->aggregateVersion = $event->isRecorded()
                 ? $event->meta()->version()
                 : $aggregate->aggregateVersion + 1;
         }
         return $aggregate;
+    }
+
+    /**
+     * Stores the aggregate's whole state (every initialized property of every class below
+     * AggregateRoot, whatever its visibility) at its current version, so that retrieve() starts
+     * from it. One durable append to the stream "<uuid>.snapshot"; nothing happens for a new
+     * aggregate (version 0).
+     *
+     * @throws StateException events are recorded and not persisted: the state is not a stored version's
+     * @throws SerializationException a property holds a Closure, resource, generator or anonymous class
+     */
+    public function snapshot(): static
+    {
+        if ($this->recordedEvents !== []) {
+            throw new StateException(sprintf(
+                '%s %s has %d unpersisted event(s): persist() before snapshot(), so that the snapshot '
+                . 'is the state at a stored version',
+                static::class,
+                $this->aggregateUuid,
+                \count($this->recordedEvents),
+            ));
+        }
+        if ($this->aggregateVersion === 0) {
+            return $this;
+        }
+        $state = [];
+        foreach (self::snapshotProperties(static::class) as $property) {
+            if (!$property->isInitialized($this)) {
+                continue;
+            }
+            $value = $property->getValue($this);
+            self::assertStorable(
+                $value,
+                $property->getDeclaringClass()->getName() . '::$' . $property->getName(),
+            );
+            $state[] = [$property->getDeclaringClass()->getName(), $property->getName(), $value];
+        }
+        $snapshot = new SnapshotTaken(static::class, $this->aggregateVersion, $this->snapshotVersion(), $state);
+        Runtime::backend()->append(
+            $this->aggregateUuid . SnapshotTaken::STREAM_SUFFIX,
+            -1,
+            [$snapshot],
+            [Context::metadataForNewEvent()],
+        );
+        return $this;
+    }
+
+    /**
+     * Take a snapshot in persist() each time the version passes a multiple of this (0: never).
+     */
+    protected function snapshotEvery(): int
+    {
+        return 0;
+    }
+
+    /**
+     * The shape of this class's state. Bump it when a property is renamed or changes meaning:
+     * snapshots of another version are ignored (the aggregate is rebuilt from all its events).
+     */
+    protected function snapshotVersion(): int
+    {
+        return 1;
     }
 
     /** Alias of retrieve(). */
@@ -113,8 +190,13 @@ abstract class AggregateRoot
             if (!isset($one[EventMeta::CORRELATION_ID])) {
                 $one = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $one;
             }
+            $class = $this->recordedEvents[$i]::class;
+            EventTypes::ensureKnown($class);
+            $eventVersion = EventTypes::versionOf($class);
+            if ($eventVersion !== 1) {
+                $one[EventMeta::EVENT_VERSION] = $eventVersion;
+            }
             $metadata[$i] = $one;
-            EventTypes::ensureKnown($this->recordedEvents[$i]::class);
         }
 
         $result = $backend->append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata);
@@ -131,9 +213,14 @@ abstract class AggregateRoot
                 (int) $result['actual'],
             );
         }
+        $before = $this->aggregateVersion;
         $this->aggregateVersion = (int) $result['version'];
         $this->recordedEvents = [];
         $this->recordedMetadata = [];
+        $every = $this->snapshotEvery();
+        if ($every > 0 && intdiv($this->aggregateVersion, $every) > intdiv($before, $every)) {
+            $this->snapshot();
+        }
 
         // The worker itself is the projector: waiting for it from inside would only stall it.
         if (!Runtime::$inWorker) {
@@ -170,6 +257,119 @@ abstract class AggregateRoot
                 \count($this->recordedEvents),
                 implode(', ', array_map(static fn (Event $event): string => $event::class, $this->recordedEvents)),
             ), E_USER_WARNING);
+        }
+    }
+
+    /** The aggregate from its newest snapshot, or null when there is none this class can use. */
+    private static function fromSnapshot(string $uuid): ?static
+    {
+        $backend = Runtime::backend();
+        $stream = $uuid . SnapshotTaken::STREAM_SUFFIX;
+        $count = $backend->streamVersion($stream);
+        if ($count === 0) {
+            return null;
+        }
+        try {
+            $snapshot = $backend->streamEvents($stream, $count - 1)[0] ?? null;
+        } catch (SerializationException | UnknownEventTypeException) {
+            return null; // a value in it no longer loads: rebuild from the events
+        }
+        if (
+            !$snapshot instanceof SnapshotTaken
+            || $snapshot->aggregateClass !== static::class
+            || $snapshot->aggregateVersion < 1
+            || $snapshot->aggregateVersion > $backend->streamVersion($uuid)
+        ) {
+            return null;
+        }
+        $aggregate = (new \ReflectionClass(static::class))->newInstanceWithoutConstructor();
+        if ($snapshot->snapshotVersion !== $aggregate->snapshotVersion()) {
+            return null;
+        }
+        $properties = [];
+        foreach (self::snapshotProperties(static::class) as $property) {
+            $properties[$property->getDeclaringClass()->getName() . '::' . $property->getName()] = $property;
+        }
+        try {
+            foreach ($snapshot->state as $entry) {
+                if (!\is_array($entry) || !\is_string($entry[0] ?? null) || !\is_string($entry[1] ?? null)) {
+                    return null;
+                }
+                $property = $properties[$entry[0] . '::' . $entry[1]] ?? null;
+                if ($property === null) {
+                    return null; // the class no longer has it: the snapshot is of another shape
+                }
+                $value = $entry[2] ?? null;
+                \Closure::bind(static function (object $aggregate) use ($property, $value): void {
+                    $aggregate->{$property->getName()} = $value;
+                }, null, $property->getDeclaringClass()->getName())($aggregate);
+            }
+        } catch (\Error) {
+            return null; // a property no longer accepts its value
+        }
+        $aggregate->aggregateUuid = $uuid;
+        $aggregate->aggregateVersion = $snapshot->aggregateVersion;
+        $aggregate->recordedEvents = [];
+        $aggregate->recordedMetadata = [];
+        return $aggregate;
+    }
+
+    /**
+     * The non-static properties of $class and its parents below AggregateRoot.
+     *
+     * @return list<\ReflectionProperty>
+     */
+    private static function snapshotProperties(string $class): array
+    {
+        $properties = [];
+        for ($reflection = new \ReflectionClass($class); $reflection !== false && $reflection->getName() !== self::class; $reflection = $reflection->getParentClass()) {
+            foreach ($reflection->getProperties() as $property) {
+                if (!$property->isStatic() && $property->getDeclaringClass()->getName() === $reflection->getName()) {
+                    $properties[] = $property;
+                }
+            }
+        }
+        return $properties;
+    }
+
+    /**
+     * What the value codec refuses, refused here first with the property's name (and before
+     * anything is sent).
+     *
+     * @param \SplObjectStorage<object, true>|null $seen
+     */
+    private static function assertStorable(mixed $value, string $path, int $depth = 0, ?\SplObjectStorage $seen = null): void
+    {
+        $why = match (true) {
+            $depth > self::SNAPSHOT_DEPTH_MAX => 'nested more than ' . self::SNAPSHOT_DEPTH_MAX . ' levels deep',
+            $value instanceof \Closure => 'a Closure',
+            $value instanceof \Generator => 'a Generator',
+            \is_resource($value) || get_debug_type($value) === 'resource (closed)' => 'a resource',
+            \is_object($value) && (new \ReflectionClass($value))->isAnonymous() => 'an anonymous class',
+            default => null,
+        };
+        if ($why !== null) {
+            throw new SerializationException(sprintf(
+                'cannot snapshot %s: %s holds %s, which cannot be stored; nothing was written',
+                static::class,
+                $path,
+                $why,
+            ));
+        }
+        if (\is_object($value) && !$value instanceof \UnitEnum && !$value instanceof \DateTimeInterface) {
+            $seen ??= new \SplObjectStorage();
+            if ($seen->contains($value)) {
+                return; // the codec reports recursion itself
+            }
+            $seen->attach($value, true);
+            foreach ((array) $value as $key => $item) {
+                $name = ($at = strrpos((string) $key, "\0")) === false ? (string) $key : substr((string) $key, $at + 1);
+                self::assertStorable($item, "{$path}->{$name}", $depth + 1, $seen);
+            }
+        } elseif (\is_array($value)) {
+            foreach ($value as $key => $item) {
+                self::assertStorable($item, $path . '[' . var_export($key, true) . ']', $depth + 1, $seen);
+            }
         }
     }
 

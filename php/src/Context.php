@@ -126,10 +126,11 @@ final class Context
     /** @param array<mixed> $metadata */
     private static function guard(array $metadata): void
     {
-        foreach ([EventMeta::CORRELATION_ID, EventMeta::CAUSATION_ID] as $reserved) {
+        foreach (EventMeta::RESERVED as $reserved) {
             if (\array_key_exists($reserved, $metadata)) {
                 throw new \InvalidArgumentException(
-                    "metadata key '$reserved' is reserved: use Context::setCorrelationId() or let the worker set it",
+                    "metadata key '$reserved' is reserved: use Context::setCorrelationId(), #[EventVersion], "
+                    . 'or let the worker set it',
                 );
             }
         }

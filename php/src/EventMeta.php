@@ -8,13 +8,17 @@ namespace EventSrv;
  * What the store knows about a stored event besides its payload: global position, stream
  * (aggregate uuid) and version, recording time, ids and metadata.
  *
- * Metadata holds the reserved keys correlation_id and causation_id plus whatever the app added
- * through Context; metadata() returns only the app's part, get() looks at all of it.
+ * Metadata holds the reserved keys correlation_id, causation_id and event_version plus whatever
+ * the app added through Context; metadata() returns only the app's part, get() looks at all of it.
  */
 final class EventMeta
 {
     public const CORRELATION_ID = 'correlation_id';
     public const CAUSATION_ID = 'causation_id';
+    public const EVENT_VERSION = 'event_version';
+
+    /** The keys the userland sets itself; the app's metadata may not use them. */
+    public const RESERVED = [self::CORRELATION_ID, self::CAUSATION_ID, self::EVENT_VERSION];
 
     /** @param array<string, mixed> $meta as set by the extension */
     public function __construct(private array $meta)
@@ -82,6 +86,17 @@ final class EventMeta
     }
 
     /**
+     * The payload version the event was stored with (its class's #[EventVersion] at the time;
+     * 1 for events stored without one). The object itself always has the current shape: older
+     * payloads are upcast on read (see Upcasters).
+     */
+    public function eventVersion(): int
+    {
+        $version = $this->allMetadata()[self::EVENT_VERSION] ?? 1;
+        return \is_int($version) ? $version : 1;
+    }
+
+    /**
      * The app's own metadata (from Context::addMetadata()/withMetadata()).
      *
      * @return array<string, mixed>
@@ -89,11 +104,11 @@ final class EventMeta
     public function metadata(): array
     {
         $metadata = $this->allMetadata();
-        unset($metadata[self::CORRELATION_ID], $metadata[self::CAUSATION_ID]);
+        unset($metadata[self::CORRELATION_ID], $metadata[self::CAUSATION_ID], $metadata[self::EVENT_VERSION]);
         return $metadata;
     }
 
-    /** One metadata value (including correlation_id and causation_id), or null. */
+    /** One metadata value (including the reserved keys), or null. */
     public function get(string $key): mixed
     {
         return $this->allMetadata()[$key] ?? null;

@@ -88,7 +88,7 @@ final class EventTest extends TestCase
     public function testAnAliasCanBelongToOneClassOnly(): void
     {
         $this->expectException(\InvalidArgumentException::class);
-        $this->expectExceptionMessage("event type alias 'x' is used by both");
+        $this->expectExceptionMessage("event type name 'x' is used by both");
 
         EventTypes::register([AccountOpened::class => 'x', MoneyAdded::class => 'x']);
     }

@@ -9,6 +9,7 @@ use EventSrv\EventTypes;
 use EventSrv\Projector;
 use EventSrv\Reactor;
 use EventSrv\Testing\InMemoryBackend;
+use EventSrv\Upcasters;
 use EventSrv\Worker;
 
 /**
@@ -24,6 +25,7 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
     protected function setUp(): void
     {
         EventTypes::reset();
+        Upcasters::reset();
         Context::reset();
         $this->backend = InMemoryBackend::install();
     }
@@ -33,6 +35,7 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
         InMemoryBackend::uninstall();
         Context::reset();
         EventTypes::reset();
+        Upcasters::reset();
         gc_collect_cycles();
     }
 

@@ -1,9 +1,13 @@
-//! Events between PHP and the daemon: the per-process event type aliases
-//! (`registerEventTypes`), event objects built from the region (payload properties plus the
-//! private `EventSrv\Event::$meta`), and `NewEvent`s built from PHP event objects for `append`.
+//! Events between PHP and the daemon: the per-process event type names (`registerEventTypes`:
+//! one written name per class, any number of names read back as it), the per-process set of
+//! types that need upcasting (`registerUpcasts`), event objects built from the region (payload
+//! properties plus the private `EventSrv\Event::$meta`), and `NewEvent`s built from PHP event
+//! objects for `append`.
 //!
-//! Must never: guess a class for a stored type that neither has an alias nor names a loadable
-//! class (that is an `UnknownEventTypeException` naming the event).
+//! Must never: guess a class for a stored type that neither has a name registered nor names a
+//! loadable class (that is an `UnknownEventTypeException` naming the event); call PHP while
+//! building an event whose type has no upcasters registered (that path stays as fast as
+//! hydration alone).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,9 +36,21 @@ struct TypeMap {
 
 thread_local! {
     static TYPES: RefCell<TypeMap> = RefCell::new(TypeMap::default());
+    /// stored type → the current version of its class, for types with upcasters
+    static UPCASTS: RefCell<HashMap<Vec<u8>, i64>> = RefCell::new(HashMap::new());
 }
 
-/// Add `class => type` aliases (later registrations of a class or type win).
+/// Names one class may be registered under (its written name and the aliases it reads).
+const NAMES_PER_CLASS_MAX: usize = 64;
+
+/// The userland static method that runs a chain of upcasters (docs/extension.md).
+const UPCASTERS_CLASS: &[u8] = b"EventSrv\\Upcasters";
+const UPCAST_METHOD_LC: &str = "upcaststored";
+/// The metadata key holding the payload version an event was stored with (absent: 1).
+const EVENT_VERSION_KEY: &str = "event_version";
+
+/// Add `class => type` (or `class => [written type, alias, …]`) names; later registrations
+/// of a class or type win.
 pub fn register_types(map: &ZendHashTable) -> ExtResult<()> {
     let mut pairs = Vec::new();
     engine::for_each(map, |key, value| {
@@ -43,28 +59,82 @@ pub fn register_types(map: &ZendHashTable) -> ExtResult<()> {
                 "registerEventTypes() expects an array of class name => event type".to_owned(),
             ));
         };
-        let Some(kind) = engine::deref(value).zend_str() else {
-            return Err(ExtError::InvalidArgument(format!(
-                "registerEventTypes(): the event type of {} must be a string",
-                lossy(class)
-            )));
+        let class = engine::normalize_class(class).to_vec();
+        let value = engine::deref(value);
+        let names = if let Some(kind) = value.zend_str() {
+            vec![kind.as_bytes().to_vec()]
+        } else if let Some(list) = value.array() {
+            let mut names = Vec::new();
+            engine::for_each(list, |_, name| {
+                let Some(name) = engine::deref(name).zend_str() else {
+                    return Err(type_name_error(&class));
+                };
+                if names.len() == NAMES_PER_CLASS_MAX {
+                    return Err(ExtError::InvalidArgument(format!(
+                        "registerEventTypes(): {} has more than {NAMES_PER_CLASS_MAX} names",
+                        lossy(&class)
+                    )));
+                }
+                names.push(name.as_bytes().to_vec());
+                Ok(())
+            })?;
+            names
+        } else {
+            return Err(type_name_error(&class));
         };
-        pairs.push((
-            engine::normalize_class(class).to_vec(),
-            kind.as_bytes().to_vec(),
-        ));
+        if names.is_empty() {
+            return Err(type_name_error(&class));
+        }
+        pairs.push((class, names));
         Ok(())
     })?;
     TYPES.with(|cell| {
         let mut types = cell.borrow_mut();
-        for (class, kind) in pairs {
+        for (class, names) in pairs {
             types
                 .class_to_type
-                .insert(class.to_ascii_lowercase(), kind.clone());
-            types.type_to_class.insert(kind, class);
+                .insert(class.to_ascii_lowercase(), names[0].clone());
+            for name in names {
+                types.type_to_class.insert(name, class.clone());
+            }
         }
     });
     Ok(())
+}
+
+fn type_name_error(class: &[u8]) -> ExtError {
+    ExtError::InvalidArgument(format!(
+        "registerEventTypes(): the event type of {} must be a string or a non-empty list of strings",
+        lossy(class)
+    ))
+}
+
+/// Add `stored type => current version` for the types whose reads may need upcasting.
+pub fn register_upcasts(map: &ZendHashTable) -> ExtResult<()> {
+    let mut pairs = Vec::new();
+    engine::for_each(map, |key, value| {
+        let Key::Str(kind) = key else {
+            return Err(ExtError::InvalidArgument(
+                "registerUpcasts() expects an array of event type => current version".to_owned(),
+            ));
+        };
+        match engine::deref(value).long() {
+            Some(version) if version >= 1 => {
+                pairs.push((kind.to_vec(), version));
+                Ok(())
+            }
+            _ => Err(ExtError::InvalidArgument(format!(
+                "registerUpcasts(): the current version of {} must be an int of 1 or more",
+                lossy(kind)
+            ))),
+        }
+    })?;
+    UPCASTS.with(|cell| cell.borrow_mut().extend(pairs));
+    Ok(())
+}
+
+fn upcast_version_of(kind: &[u8]) -> Option<i64> {
+    UPCASTS.with(|cell| cell.borrow().get(kind).copied())
 }
 
 /// The stored type of an event object: its alias, else its class name.
@@ -85,9 +155,17 @@ fn class_of_type(kind: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|| kind.to_vec())
 }
 
+/// What one reading call knows about a stored type.
+struct TypeEntry {
+    class: &'static ClassEntry,
+    plan: PropertyPlan,
+    /// The class's current version if the type has upcasters registered.
+    upcast_to: Option<i64>,
+}
+
 /// Builds event objects for one reading call (caches class lookups).
 pub struct EventBuilder {
-    classes: HashMap<Vec<u8>, (&'static ClassEntry, PropertyPlan)>,
+    classes: HashMap<Vec<u8>, TypeEntry>,
     event_base: Option<&'static ClassEntry>,
     meta_name: ext_php_rs::boxed::ZBox<ZendStr>,
 }
@@ -102,7 +180,6 @@ impl EventBuilder {
     }
 
     pub fn build(&mut self, event: &EventRef<'_>) -> ExtResult<Zval> {
-        let (class, plan) = self.class_for(event)?;
         let what = What::Event {
             kind: event.event_type,
             stream: event.stream,
@@ -113,39 +190,108 @@ impl EventBuilder {
             what,
             from_region: true,
         };
+        let event_base = self.event_base;
+        let entry = self.class_for(event)?;
+        if let Some(current) = entry.upcast_to {
+            return self.build_upcast(event, &source, current);
+        }
+        let (class, plan) = (entry.class, &mut entry.plan);
         let mut object = decode::instantiate(class, &source)?;
         decode::hydrate(&mut object, class, event.payload, &source, plan)?;
-        if let Some(base) = self.event_base.filter(|base| class.instance_of(base)) {
+        if let Some(base) = event_base.filter(|base| class.instance_of(base)) {
             let meta = self.meta(event, &source)?;
-            let scope = std::ptr::from_ref(base).cast_mut();
-            engine::write_property(scope, &mut object, &mut *self.meta_name, meta);
-            if engine::exception_pending() {
-                return Err(ExtError::Pending);
-            }
+            self.set_meta(base, &mut object, meta)?;
         }
         Ok(engine::object(object))
     }
 
-    fn class_for(
+    /// The slow path of a type with upcasters: the stored version decides whether the payload
+    /// goes through `EventSrv\Upcasters::upcastStored()` before hydration.
+    fn build_upcast(
         &mut self,
         event: &EventRef<'_>,
-    ) -> ExtResult<(&'static ClassEntry, &mut PropertyPlan)> {
+        source: &Source<'_>,
+        current: i64,
+    ) -> ExtResult<Zval> {
+        let meta = self.meta(event, source)?;
+        let stored = stored_event_version(&meta);
+        let upcast;
+        let payload: &[u8] = if stored == current {
+            event.payload
+        } else {
+            let upcasters = match engine::lookup_class(UPCASTERS_CLASS) {
+                Some(class) => class,
+                None if engine::exception_pending() => return Err(ExtError::Pending),
+                None => {
+                    return Err(ExtError::UnknownEventType(format!(
+                        "{} needs upcasting, but {} cannot be loaded",
+                        source.what,
+                        lossy(UPCASTERS_CLASS)
+                    )))
+                }
+            };
+            let mut args = [
+                engine::bytes(event.event_type),
+                engine::long(stored),
+                decode::decode_value(event.payload, source)?,
+                meta.shallow_clone(),
+            ];
+            let result = match engine::call_static(upcasters, UPCAST_METHOD_LC, &mut args) {
+                Some(result) if engine::deref(&result).array().is_some() => result,
+                _ if engine::exception_pending() => return Err(ExtError::Pending),
+                _ => {
+                    return Err(ExtError::InvalidArgument(format!(
+                        "{}::upcastStored() did not return an array for {}",
+                        lossy(UPCASTERS_CLASS),
+                        source.what
+                    )))
+                }
+            };
+            upcast = encode::encode_value(&result)?;
+            &upcast
+        };
+        let event_base = self.event_base;
+        let entry = self.class_for(event)?;
+        let (class, plan) = (entry.class, &mut entry.plan);
+        let mut object = decode::instantiate(class, source)?;
+        decode::hydrate(&mut object, class, payload, source, plan)?;
+        if let Some(base) = event_base.filter(|base| class.instance_of(base)) {
+            self.set_meta(base, &mut object, meta)?;
+        }
+        Ok(engine::object(object))
+    }
+
+    fn set_meta(
+        &mut self,
+        base: &ClassEntry,
+        object: &mut decode::ZendObjectBox,
+        meta: Zval,
+    ) -> ExtResult<()> {
+        let scope = std::ptr::from_ref(base).cast_mut();
+        engine::write_property(scope, object, &mut *self.meta_name, meta);
+        if engine::exception_pending() {
+            return Err(ExtError::Pending);
+        }
+        Ok(())
+    }
+
+    fn class_for(&mut self, event: &EventRef<'_>) -> ExtResult<&mut TypeEntry> {
         if self.classes.contains_key(event.event_type) {
-            let (class, plan) = self
+            return Ok(self
                 .classes
                 .get_mut(event.event_type)
-                .expect("checked just above");
-            return Ok((*class, plan));
+                .expect("checked just above"));
         }
         let name = class_of_type(event.event_type);
         match engine::lookup_class(&name) {
-            Some(class) => {
-                let (class, plan) = self
-                    .classes
-                    .entry(event.event_type.to_vec())
-                    .or_insert((class, PropertyPlan::new(class)));
-                Ok((*class, plan))
-            }
+            Some(class) => Ok(self
+                .classes
+                .entry(event.event_type.to_vec())
+                .or_insert(TypeEntry {
+                    class,
+                    plan: PropertyPlan::new(class),
+                    upcast_to: upcast_version_of(event.event_type),
+                })),
             None if engine::exception_pending() => Err(ExtError::Pending),
             None => Err(ExtError::UnknownEventType(format!(
                 "unknown event type {} (stream {}, version {}, position {}): it has no alias \
@@ -177,6 +323,16 @@ impl EventBuilder {
         meta.insert_str("metadata", metadata);
         Ok(meta.into_zval())
     }
+}
+
+/// `$meta['metadata']['event_version']`, 1 when absent or not an int.
+fn stored_event_version(meta: &Zval) -> i64 {
+    meta.array()
+        .and_then(|meta| meta.get("metadata"))
+        .and_then(|metadata| engine::deref(metadata).array())
+        .and_then(|metadata| metadata.get(EVENT_VERSION_KEY))
+        .and_then(|version| engine::deref(version).long())
+        .unwrap_or(1)
 }
 
 /// An event object and its metadata array as a `NewEvent` for `append`.

@@ -101,6 +101,10 @@ impl Native {
         Ok(events::register_types(class_to_type)?)
     }
 
+    pub fn register_upcasts(type_to_version: &ZendHashTable) -> PhpResult<()> {
+        Ok(events::register_upcasts(type_to_version)?)
+    }
+
     pub fn encode(value: &Zval) -> PhpResult<Zval> {
         let bytes = encode::encode_value(value)?;
         Ok(engine::bytes(&bytes))

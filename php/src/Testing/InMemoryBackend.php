@@ -6,11 +6,13 @@ namespace EventSrv\Testing;
 
 use EventSrv\Entity;
 use EventSrv\Event;
+use EventSrv\EventMeta;
 use EventSrv\EventTypes;
 use EventSrv\FrameTooLargeException;
 use EventSrv\Internal\Backend;
 use EventSrv\Internal\Runtime;
 use EventSrv\UnknownEventTypeException;
+use EventSrv\Upcasters;
 use EventSrv\Uuid;
 
 /**
@@ -53,8 +55,11 @@ final class InMemoryBackend implements Backend
 
     private int $workers = 0;
 
-    /** @var array<string, string> class => type */
+    /** @var array<string, string> class => the type it is written under */
     private array $types = [];
+
+    /** @var array<string, string> every registered type (aliases too) => class */
+    private array $typeClasses = [];
 
     /** @var list<array{changes: list<array<int, mixed>>, checkpoints: list<array<int, mixed>>, projected: ?int}> */
     private array $commits = [];
@@ -219,7 +224,13 @@ final class InMemoryBackend implements Backend
 
     public function registerEventTypes(array $classToType): void
     {
-        $this->types = $classToType + $this->types;
+        foreach ($classToType as $class => $names) {
+            $names = \is_array($names) ? array_values($names) : [$names];
+            $this->types[$class] = $names[0];
+            foreach ($names as $name) {
+                $this->typeClasses[$name] = $class;
+            }
+        }
     }
 
     public function persistWaitMs(): int
@@ -239,6 +250,29 @@ final class InMemoryBackend implements Backend
     {
         $result = $this->append($stream, -1, $events, array_fill(0, \count($events), $metadata));
         \assert(!isset($result['conflict']));
+    }
+
+    /**
+     * Appends one event as stored by older code: a type name and a payload array as they are in
+     * the log (e.g. an old class name, an old payload shape with its 'event_version' in the
+     * metadata), to test aliases and upcasters.
+     *
+     * @param array<string, mixed> $payload
+     * @param array<string, mixed> $metadata
+     */
+    public function givenStored(string $stream, string $type, array $payload, array $metadata = []): void
+    {
+        $this->events[] = [
+            'position' => \count($this->events) + 1,
+            'stream' => $stream,
+            'version' => $this->streamVersion($stream) + 1,
+            'recorded_at_us' => (int) (microtime(true) * 1_000_000),
+            'event_id' => Uuid::v7(),
+            'type' => $type,
+            'metadata' => self::copy($metadata),
+            'payload' => self::copy($payload),
+        ];
+        $this->streams[$stream][] = \count($this->events) - 1;
     }
 
     /** @return list<array{changes: list<array<int, mixed>>, checkpoints: list<array<int, mixed>>, projected: ?int}> */
@@ -271,11 +305,7 @@ final class InMemoryBackend implements Backend
     private function eventAt(int $index): Event
     {
         $record = $this->events[$index];
-        $class = EventTypes::classOf($record['type']);
-        $known = array_search($record['type'], $this->types, true);
-        if ($known !== false) {
-            $class = $known;
-        }
+        $class = $this->typeClasses[$record['type']] ?? EventTypes::classOf($record['type']);
         if (!class_exists($class) || !is_subclass_of($class, Event::class)) {
             throw new UnknownEventTypeException(sprintf(
                 'stored event type %s (position %d) has no alias and is no loadable event class',
@@ -283,9 +313,18 @@ final class InMemoryBackend implements Backend
                 $record['position'],
             ));
         }
-        $event = self::hydrate($class, $record['payload']);
         $meta = $record;
         unset($meta['payload']);
+        $payload = $record['payload'];
+        // As the extension does: only classes with upcasters, only when the version differs.
+        if (Upcasters::has($class)) {
+            $stored = $record['metadata'][EventMeta::EVENT_VERSION] ?? 1;
+            $stored = \is_int($stored) ? $stored : 1;
+            if ($stored !== EventTypes::versionOf($class)) {
+                $payload = Upcasters::upcastStored($record['type'], $stored, self::copy($payload), $meta);
+            }
+        }
+        $event = self::hydrate($class, $payload);
         \Closure::bind(static function (Event $event) use ($meta): void {
             $event->meta = $meta;
         }, null, Event::class)($event);
