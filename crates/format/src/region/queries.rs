@@ -9,6 +9,9 @@ use super::records::{ClassHeader, EventLink};
 use super::{RegionError, RegionView};
 use std::sync::atomic::Ordering;
 
+/// Entity keys (class index + id) up to this long are built on the stack by `find_entity`.
+const ENTITY_KEY_ON_STACK_BYTES: usize = 64;
+
 /// One entity version, borrowed from the mapping.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityRef<'a> {
@@ -123,11 +126,31 @@ impl<'a> RegionView<'a> {
         class_index: u32,
         uuid: &[u8],
     ) -> Result<Option<EntityRef<'a>>, RegionError> {
-        let key = entity_key(class_index, uuid);
-        let Some(found) = self.find_cell(CELL_ENTITY, &key)? else {
+        // The key on the stack for ordinary ids (a uuid is 36 bytes): no allocation per read.
+        let mut on_stack = [0u8; ENTITY_KEY_ON_STACK_BYTES];
+        let heap;
+        let key: &[u8] = if 4 + uuid.len() <= ENTITY_KEY_ON_STACK_BYTES {
+            on_stack[..4].copy_from_slice(&class_index.to_le_bytes());
+            on_stack[4..4 + uuid.len()].copy_from_slice(uuid);
+            &on_stack[..4 + uuid.len()]
+        } else {
+            heap = entity_key(class_index, uuid);
+            &heap
+        };
+        let Some(found) = self.find_cell(CELL_ENTITY, key)? else {
             return Ok(None);
         };
-        self.entity_of_cell(found.cell.off, class_index)
+        // find_cell checked the cell's kind and that its key is exactly `key` (so its class
+        // prefix is `class_index`): what `entity_of_cell` would check again.
+        let record_off = found.cell.value.load(Ordering::Acquire);
+        if record_off == 0 {
+            return Ok(None);
+        }
+        let entity = self.entity_record(record_off, class_index)?;
+        if entity.uuid != uuid {
+            return corrupt(record_off, "entity record uuid differs from its cell key");
+        }
+        Ok(Some(entity))
     }
 
     pub fn entities(&self, class_index: u32) -> Result<EntityIter<'a>, RegionError> {
