@@ -275,4 +275,31 @@ Native::commit([['upsert', stdClass::class, 'std', $stdMap, 0]], [], null);
 same('map: stdClass takes names, int keys included', ['0' => 'int key', 'name' => 'named'],
     get_object_vars(Native::find(stdClass::class, 'std')));
 
+// broken bytes in a stored map (the region is corrupt) are a RegionException naming the
+// entity, never a crash or a half-read object: a string length past the end, an unknown value
+// tag, a key that is neither string nor int
+function corrupt_region(string $region, string $marker, int $back, string $bytes): void
+{
+    $file = file_get_contents($region);
+    $at = strpos($file, $marker);
+    check("corrupt: marker $marker found", $at !== false);
+    $handle = fopen($region, 'r+b');
+    fseek($handle, $at - $back);
+    fwrite($handle, $bytes);
+    fclose($handle);
+}
+store(Shaped::class, 'broken-len', ['kept' => 1, 'nullable' => 'MARKER-LEN-0001']);
+store(Shaped::class, 'broken-tag', ['kept' => 1, 'nullable' => 'MARKER-TAG-0002']);
+store(Shaped::class, 'broken-key', ['kept' => 1, 'MARKER-KEY-0003' => 'x']);
+corrupt_region($region, 'MARKER-LEN-0001', 4, pack('V', 0x7fffffff));
+corrupt_region($region, 'MARKER-TAG-0002', 5, "\x0f");
+corrupt_region($region, 'MARKER-KEY-0003', 5, "\x06");
+throws('corrupt: string length past the end', EventSrv\RegionException::class, ['broken value', 'broken-len', 'truncated'],
+    fn () => Native::find(Shaped::class, 'broken-len'));
+throws('corrupt: unknown value tag', EventSrv\RegionException::class, ['broken value', 'broken-tag', 'unknown value tag'],
+    fn () => Native::find(Shaped::class, 'broken-tag'));
+throws('corrupt: map key neither string nor int', EventSrv\RegionException::class, ['broken value', 'broken-key', 'neither int nor string'],
+    fn () => Native::find(Shaped::class, 'broken-key'));
+same('corrupt: other entities still read', 5, Native::find(Shaped::class, 's')->kept);
+
 done();
