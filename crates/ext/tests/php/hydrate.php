@@ -77,6 +77,17 @@ final class Shaped
     public ?\DateTimeImmutable $at = null;
 }
 
+/** Names of equal length that differ in one middle byte (the plan compares names word-wise). */
+final class Twins
+{
+    public int $abcXefg = 0;
+    public int $abcYefg = 0;
+    public int $twelve_Xbyte = 0;
+    public int $twelve_Ybyte = 0;
+    public int $a_longer_name_X_than_sixteen = 0;
+    public int $a_longer_name_Y_than_sixteen = 0;
+}
+
 /** Stored as Shaped, read back after the class changed shape (as a renamed class here). */
 final class ShapedLater
 {
@@ -274,6 +285,12 @@ $stdMap->name = 'named';
 Native::commit([['upsert', stdClass::class, 'std', $stdMap, 0]], [], null);
 same('map: stdClass takes names, int keys included', ['0' => 'int key', 'name' => 'named'],
     get_object_vars(Native::find(stdClass::class, 'std')));
+
+// the plan learnt from one entity must not map another name of the same length onto it
+store(Twins::class, 't1', ['abcXefg' => 1, 'twelve_Xbyte' => 2, 'a_longer_name_X_than_sixteen' => 3]);
+store(Twins::class, 't2', ['abcYefg' => 4, 'twelve_Ybyte' => 5, 'a_longer_name_Y_than_sixteen' => 6]);
+same('names differing in one middle byte land on their own properties', [[1, 0, 2, 0, 3, 0], [0, 4, 0, 5, 0, 6]],
+    array_map(fn (Twins $t) => array_values(get_object_vars($t)), Native::all(Twins::class)));
 
 // broken bytes in a stored map (the region is corrupt) are a RegionException naming the
 // entity, never a crash or a half-read object: a string length past the end, an unknown value

@@ -4,7 +4,7 @@
 //! offset goes through the checked primitives of `reader.rs` and the decoders of `records.rs`).
 
 use super::layout::*;
-use super::reader::corrupt;
+use super::reader::{corrupt, le_u64};
 use super::records::{ClassHeader, EventLink};
 use super::{RegionError, RegionView};
 use std::sync::atomic::Ordering;
@@ -44,6 +44,29 @@ pub struct EntityIter<'a> {
     list_off: u64,
     count: u64,
     next: u64,
+    /// The list chunk the last entry came from (index, its checked bytes): entries of one
+    /// chunk are read from it without re-checking the chunk for each entry.
+    chunk: Option<(u64, &'a [u8])>,
+}
+
+impl<'a> EntityIter<'a> {
+    /// The cell offset in entry `index` of the class's entity list (`index` < the count).
+    fn cell_at(&mut self, index: u64) -> Result<u64, RegionError> {
+        let (chunk, entry) = list_slot(index);
+        let entries = match self.chunk {
+            Some((current, entries)) if current == chunk => entries,
+            _ => {
+                let entries = self.view.list_chunk(self.list_off, chunk)?;
+                self.chunk = Some((chunk, entries));
+                entries
+            }
+        };
+        let at = entry as usize * 8;
+        match entries.get(at..at + 8) {
+            Some(bytes) => Ok(le_u64(bytes, 0)),
+            None => corrupt(self.list_off, format!("list entry {index} outside its chunk")),
+        }
+    }
 }
 
 impl<'a> Iterator for EntityIter<'a> {
@@ -52,7 +75,10 @@ impl<'a> Iterator for EntityIter<'a> {
         while self.next < self.count {
             let index = self.next;
             self.next += 1;
-            match self.view.entity_at(self.list_off, index, self.class_index) {
+            let entity = self
+                .cell_at(index)
+                .and_then(|cell_off| self.view.entity_of_cell(cell_off, self.class_index));
+            match entity {
                 Ok(Some(entity)) => return Some(Ok(entity)),
                 Ok(None) => continue,
                 Err(error) => {
@@ -167,18 +193,22 @@ impl<'a> RegionView<'a> {
             list_off,
             count,
             next: 0,
+            chunk: None,
         })
     }
 
-    /// Entry `index` of a class's entity list: None if that cell's entity is deleted.
-    fn entity_at(
-        &self,
-        list_off: u64,
-        index: u64,
-        class_index: u32,
-    ) -> Result<Option<EntityRef<'a>>, RegionError> {
-        let cell_off = self.list_entry(list_off, index)?;
-        self.entity_of_cell(cell_off, class_index)
+    /// The checked bytes of chunk `chunk` of the list at `list_off` (as `list_entry` checks
+    /// it, once for all the entries an iterator reads from it).
+    fn list_chunk(&self, list_off: u64, chunk: u64) -> Result<&'a [u8], RegionError> {
+        if chunk >= LIST_CHUNKS_MAX as u64 {
+            return corrupt(list_off, format!("list chunk {chunk} beyond the last chunk"));
+        }
+        let chunk_off = self
+            .atomic_u64(list_off + 8 + 8 * chunk)?
+            .load(Ordering::Acquire);
+        let chunk_bytes = list_chunk_bytes(chunk);
+        self.arena_check(chunk_off, chunk_bytes, "list chunk")?;
+        self.bytes(chunk_off, chunk_bytes)
     }
 
     pub fn entity_count(&self, class_index: u32) -> Result<u64, RegionError> {
