@@ -10,7 +10,8 @@
 
 use eventsrv_format::limits::VALUE_DEPTH_MAX;
 use eventsrv_format::vtree::{
-    Decoder, Node, VtreeError, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_MAP, TAG_NULL, TAG_STRING, TAG_TRUE,
+    Decoder, Node, VtreeError, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_MAP, TAG_NULL, TAG_STRING,
+    TAG_TRUE,
 };
 use std::ptr;
 
@@ -130,7 +131,9 @@ fn same_name(known: &[u8], name: &[u8]) -> bool {
     match len {
         0..=3 => known == name,
         4..=8 => word4(known, 0) == word4(name, 0) && word4(known, len - 4) == word4(name, len - 4),
-        9..=16 => word8(known, 0) == word8(name, 0) && word8(known, len - 8) == word8(name, len - 8),
+        9..=16 => {
+            word8(known, 0) == word8(name, 0) && word8(known, len - 8) == word8(name, len - 8)
+        }
         _ => known == name,
     }
 }
@@ -173,7 +176,12 @@ impl PropertyPlan {
     }
 
     #[inline(never)]
-    fn learn(&mut self, class: &ClassEntry, position: usize, name: &[u8]) -> Option<DeclaredProperty> {
+    fn learn(
+        &mut self,
+        class: &ClassEntry,
+        position: usize,
+        name: &[u8],
+    ) -> Option<DeclaredProperty> {
         let target = engine::declared_property(class, name);
         if position < self.by_position.len() {
             self.by_position[position] = (name.into(), target);
@@ -276,7 +284,9 @@ impl<'b> Cursor<'b> {
 
     fn u32(&mut self) -> Result<u32, VtreeError> {
         let bytes = self.take(4)?;
-        Ok(u32::from_le_bytes(bytes.try_into().expect("take(4) returns 4 bytes")))
+        Ok(u32::from_le_bytes(
+            bytes.try_into().expect("take(4) returns 4 bytes"),
+        ))
     }
 
     fn eight(&mut self) -> Result<[u8; 8], VtreeError> {
@@ -301,7 +311,9 @@ impl<'b> Cursor<'b> {
                 let start = self.at;
                 self.at += 1;
                 let value = match tag {
-                    TAG_INT => self.eight().map(|bytes| engine::long(i64::from_le_bytes(bytes))),
+                    TAG_INT => self
+                        .eight()
+                        .map(|bytes| engine::long(i64::from_le_bytes(bytes))),
                     TAG_FLOAT => self
                         .eight()
                         .map(|bytes| engine::double(f64::from_bits(u64::from_le_bytes(bytes)))),
@@ -367,9 +379,8 @@ fn map_properties(
                 let scope = std::ptr::from_ref(class).cast_mut();
                 engine::write_property(scope, object, &mut *dynamic, item);
             }
-            _ => cursor.with_decoder(|decoder| {
-                decoder.skip_value(DEPTH).map_err(|e| source.broken(e))
-            })?,
+            _ => cursor
+                .with_decoder(|decoder| decoder.skip_value(DEPTH).map_err(|e| source.broken(e)))?,
         }
         if engine::exception_pending() {
             return Err(ExtError::Pending);

@@ -318,5 +318,13 @@ throws('corrupt: unknown value tag', EventSrv\RegionException::class, ['broken v
 throws('corrupt: map key neither string nor int', EventSrv\RegionException::class, ['broken value', 'broken-key', 'neither int nor string'],
     fn () => Native::find(Shaped::class, 'broken-key'));
 same('corrupt: other entities still read', 5, Native::find(Shaped::class, 's')->kept);
+// an entity record whose kind byte is wrong (the record comes first in the arena, its uuid 32
+// bytes into it): all() walks the class list with its own checks and must refuse it too
+store(Twins::class, 'corrupt-kind-uuid-0004', ['abcXefg' => 1]);
+corrupt_region($region, 'corrupt-kind-uuid-0004', 28, "\x09");
+throws('corrupt: all() refuses a record of the wrong kind', EventSrv\RegionException::class, ['entity record', 'kind 9'],
+    fn () => Native::all(Twins::class));
+throws('corrupt: find() refuses it too', EventSrv\RegionException::class, ['entity record', 'kind 9'],
+    fn () => Native::find(Twins::class, 'corrupt-kind-uuid-0004'));
 
 done();
