@@ -5,8 +5,11 @@
 //! without calling their constructor; each property is written in the scope of the class that
 //! declares it (so private, protected and readonly properties are set as the class itself
 //! would); stored properties the class no longer declares are skipped.
-//! Must never: trust a length or count in the bytes (the format decoder bounds-checks them),
-//! or recurse deeper than `VALUE_DEPTH_MAX`.
+//! The hot loop (a stored map of properties, every entity and event read) reads the bytes with
+//! its own bounds-checked cursor and makes PHP strings itself (`string_zval`): the one raw
+//! engine write outside `engine.rs`, kept here because it is the inner loop of every read.
+//! Must never: trust a length or count in the bytes (the cursor and the format decoder
+//! bounds-check them), or recurse deeper than `VALUE_DEPTH_MAX`.
 
 use eventsrv_format::limits::VALUE_DEPTH_MAX;
 use eventsrv_format::vtree::{

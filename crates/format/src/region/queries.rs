@@ -1,7 +1,8 @@
 //! The reader's public queries over a [`RegionView`]: classes and entities (in insertion order),
 //! streams and events (only committed ones), checkpoints.
 //! Must never: return an event past the committed position, or follow an offset unchecked (every
-//! offset goes through the checked primitives of `reader.rs` and the decoders of `records.rs`).
+//! offset goes through the checked primitives of `reader.rs` and the decoders of `records.rs`,
+//! or `listed_entity`, which makes the same checks as those for the hot loop of `entities`).
 
 use super::layout::*;
 use super::reader::{corrupt, le_u32, le_u64};
