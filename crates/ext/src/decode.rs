@@ -257,6 +257,16 @@ fn string_zval(bytes: &[u8]) -> Zval {
     out
 }
 
+/// A zval of a type that holds no reference (null, bools, int, float), its value set by
+/// `set`: what `ZVAL_LONG` and friends do, without ext-php-rs's check for an old value to
+/// release (a fresh zval has none).
+fn plain_zval(type_code: u8, set: impl FnOnce(&mut ffi::zend_value)) -> Zval {
+    let mut out = Zval::new();
+    set(&mut out.value);
+    out.u1.type_info = u32::from(type_code);
+    out
+}
+
 /// `IS_STRING | GC_NOT_COLLECTABLE << GC_FLAGS_SHIFT` (Zend/zend_types.h).
 const GC_STRING: u32 = engine::IS_STRING as u32 | (1 << 4);
 /// `IS_STRING | IS_TYPE_REFCOUNTED << Z_TYPE_FLAGS_SHIFT` (Zend/zend_types.h).
@@ -307,19 +317,23 @@ impl<'b> Cursor<'b> {
             return Err(VtreeError::Truncated { offset: self.at });
         };
         let value = match tag {
-            TAG_NULL => engine::null(),
-            TAG_FALSE => engine::bool_value(false),
-            TAG_TRUE => engine::bool_value(true),
+            TAG_NULL => plain_zval(engine::IS_NULL, |_| {}),
+            TAG_FALSE => plain_zval(engine::IS_FALSE, |_| {}),
+            TAG_TRUE => plain_zval(engine::IS_TRUE, |_| {}),
             TAG_INT | TAG_FLOAT | TAG_STRING => {
                 let start = self.at;
                 self.at += 1;
                 let value = match tag {
-                    TAG_INT => self
-                        .eight()
-                        .map(|bytes| engine::long(i64::from_le_bytes(bytes))),
-                    TAG_FLOAT => self
-                        .eight()
-                        .map(|bytes| engine::double(f64::from_bits(u64::from_le_bytes(bytes)))),
+                    TAG_INT => self.eight().map(|bytes| {
+                        plain_zval(engine::IS_LONG, |value| {
+                            value.lval = i64::from_le_bytes(bytes);
+                        })
+                    }),
+                    TAG_FLOAT => self.eight().map(|bytes| {
+                        plain_zval(engine::IS_DOUBLE, |value| {
+                            value.dval = f64::from_bits(u64::from_le_bytes(bytes));
+                        })
+                    }),
                     _ => self.raw_bytes().map(string_zval),
                 };
                 if value.is_err() {
