@@ -225,7 +225,10 @@ md += read_section("find", "Scenario 1", "Batches of 100 lookups of random ids (
                    "timed per batch; the figure is the median time per lookup. eventsrv: `Bank\\Account::find($uuid)` "
                    "(userland `Entity::find()` → `Native::find()`), and `Native::find()` alone. APCu: `apcu_fetch()` "
                    "of the stored object (unserialized on fetch). Redis: `GET` + `unserialize()` (phpredis, unix socket). "
-                   "SQLite/PostgreSQL: prepared `SELECT … WHERE uuid = ?` + hydrating an `Account` from the row.")
+                   "SQLite/PostgreSQL: prepared `SELECT … WHERE uuid = ?` + hydrating an `Account` from the row. "
+                   "floor: a userland static method that calls `strlen()` and returns `new Account()`: what PHP "
+                   "itself costs for the shape of `Account::find()` with no data read, the limit under any "
+                   "implementation of it.")
 w("## 2. Read all entities → PHP objects")
 w("")
 md += read_section("all", "Scenario 2", "Median per call of 20 calls per round. APCu and Redis hold the whole list "
