@@ -2,7 +2,10 @@
 # The side-by-side benchmark suite (issue #4): eventsrv against APCu, Redis, SQLite and
 # PostgreSQL, every comparison in the same run; writes docs/bench.md and docs/bench/*.svg.
 #
-#   bench/run.sh [--quick] [--runs N] [--no-build] [--no-install] [--keep]
+#   bench/run.sh [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads]
+#
+# --only reads runs scenarios 1 and 2 alone and re-renders the report with their new rows and
+# the other scenarios' rows of the last full run (docs/bench/results.jsonl).
 #
 # Installs the alternatives from Debian packages (apt-get), starts Redis (two instances:
 # persistence off, and AOF appendfsync always) and a private PostgreSQL cluster on unix sockets
@@ -12,7 +15,7 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$BENCH/.." && pwd)"
 
-QUICK=0; RUNS=""; BUILD=1; INSTALL=1; KEEP=0
+QUICK=0; RUNS=""; BUILD=1; INSTALL=1; KEEP=0; ONLY=
 while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift ;;
@@ -20,8 +23,9 @@ while (($#)); do
     --no-build) BUILD=0; shift ;;
     --no-install) INSTALL=0; shift ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--quick] [--runs N] [--no-build] [--no-install] [--keep]" >&2; exit 2 ;;
+    --only) ONLY="$2"; [[ "$ONLY" == reads ]] || { echo "--only: only 'reads' is supported" >&2; exit 2; }; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads]" >&2; exit 2 ;;
   esac
 done
 
@@ -131,6 +135,28 @@ start_daemon
 machine_facts
 log "seeding $ACCOUNTS accounts and $CUSTOMERS customers everywhere (+ scenario 6: memory)"
 run_php "$BENCH/php/seed.php" "$ACCOUNTS" "$CUSTOMERS"
+
+if [[ "$ONLY" == reads ]]; then
+  for run in $(seq 1 "$RUNS"); do
+    log "run $run/$RUNS: reads (scenarios 1, 2)"
+    run_php "$BENCH/php/reads.php" "$READ_ROUNDS" "$FIND_BATCHES"
+  done
+  log "rendering docs/bench.md: new read rows, the other rows from the last full run"
+  python3 - "$REPO/docs/bench/results.jsonl" "$RESULTS" <<'PY'
+import json, sys
+previous, fresh = sys.argv[1], sys.argv[2]
+replaced = {"machine", "memory", "find", "all", "filter"}  # seed.php re-measures memory
+kept = [l for l in open(previous) if l.startswith("{") and json.loads(l).get("scenario") not in replaced]
+new = [l for l in open(fresh) if l.startswith("{")]
+new = [json.dumps({**json.loads(l), "only": "reads"}) + "\n" if json.loads(l).get("scenario") == "machine" else l
+       for l in new]
+open(fresh, "w").writelines(new + kept)
+PY
+  python3 "$BENCH/report.py" "$RESULTS" "$REPO/docs/bench.md" "$REPO/docs/bench"
+  cp "$RESULTS" "$REPO/docs/bench/results.jsonl"
+  log "done: docs/bench.md (reads only)"
+  exit 0
+fi
 
 for run in $(seq 1 "$RUNS"); do
   log "run $run/$RUNS: reads (scenarios 1, 2)"

@@ -16,6 +16,15 @@ require __DIR__ . '/_common.php';
 
 use Bank\Account;
 
+/** The cost floor of find(): one userland static call, one internal call, one new object. */
+final class ReadFloor
+{
+    public static function find(string $uuid): ?Account
+    {
+        return \strlen($uuid) === 0 ? null : new Account();
+    }
+}
+
 $rounds = (int) ($argv[1] ?? 5);
 $findBatches = (int) ($argv[2] ?? 200);
 const BATCH = 100;
@@ -54,6 +63,13 @@ $find = [
     'APCu' => function (array $ids): void {
         foreach ($ids as $id) {
             $a = apcu_fetch('e:' . $id);
+        }
+    },
+    // The limit: what PHP itself costs for the shape of Account::find() (a userland static call
+    // that calls an internal function and returns a new object), with no data read at all.
+    'floor: PHP static call + new Account' => function (array $ids): void {
+        foreach ($ids as $id) {
+            $a = ReadFloor::find($id);
         }
     },
     'Redis' => function (array $ids) use ($redis): void {

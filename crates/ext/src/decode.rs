@@ -5,11 +5,20 @@
 //! without calling their constructor; each property is written in the scope of the class that
 //! declares it (so private, protected and readonly properties are set as the class itself
 //! would); stored properties the class no longer declares are skipped.
-//! Must never: trust a length or count in the bytes (the format decoder bounds-checks them),
-//! or recurse deeper than `VALUE_DEPTH_MAX`.
+//! The hot loop (a stored map of properties, every entity and event read) reads the bytes with
+//! its own bounds-checked cursor and makes PHP strings itself (`string_zval`): the one raw
+//! engine write outside `engine.rs`, kept here because it is the inner loop of every read.
+//! Must never: trust a length or count in the bytes (the cursor and the format decoder
+//! bounds-check them), or recurse deeper than `VALUE_DEPTH_MAX`.
 
 use eventsrv_format::limits::VALUE_DEPTH_MAX;
-use eventsrv_format::vtree::{Decoder, Node, VtreeError};
+use eventsrv_format::vtree::{
+    Decoder, Node, VtreeError, TAG_FALSE, TAG_FLOAT, TAG_INT, TAG_MAP, TAG_NULL, TAG_STRING,
+    TAG_TRUE,
+};
+use std::ptr;
+
+use ext_php_rs::ffi;
 use ext_php_rs::types::{ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::ClassEntry;
 
@@ -107,6 +116,31 @@ pub struct PropertyPlan {
     positions_max: usize,
 }
 
+/// Whether two property names are equal. Property names are short: up to 16 bytes they are
+/// compared as two overlapping words from each end (a `memcmp` call or a byte loop costs
+/// several times more on the hot path), longer ones with `==`.
+#[inline]
+fn same_name(known: &[u8], name: &[u8]) -> bool {
+    fn word4(bytes: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+    }
+    fn word8(bytes: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    }
+    let len = name.len();
+    if known.len() != len {
+        return false;
+    }
+    match len {
+        0..=3 => known == name,
+        4..=8 => word4(known, 0) == word4(name, 0) && word4(known, len - 4) == word4(name, len - 4),
+        9..=16 => {
+            word8(known, 0) == word8(name, 0) && word8(known, len - 8) == word8(name, len - 8)
+        }
+        _ => known == name,
+    }
+}
+
 /// Positions a plan remembers; properties past it are looked up each time.
 const PLAN_POSITIONS_MAX: usize = 256;
 
@@ -129,6 +163,7 @@ impl PropertyPlan {
         }
     }
 
+    #[inline]
     fn declared(
         &mut self,
         class: &ClassEntry,
@@ -136,10 +171,20 @@ impl PropertyPlan {
         name: &[u8],
     ) -> Option<DeclaredProperty> {
         if let Some((known, target)) = self.by_position.get(position) {
-            if **known == *name {
+            if same_name(known, name) {
                 return *target;
             }
         }
+        self.learn(class, position, name)
+    }
+
+    #[inline(never)]
+    fn learn(
+        &mut self,
+        class: &ClassEntry,
+        position: usize,
+        name: &[u8],
+    ) -> Option<DeclaredProperty> {
         let target = engine::declared_property(class, name);
         if position < self.by_position.len() {
             self.by_position[position] = (name.into(), target);
@@ -159,19 +204,18 @@ pub fn hydrate(
     source: &Source<'_>,
     plan: &mut PropertyPlan,
 ) -> ExtResult<()> {
+    // The common form (a map of properties) goes through the tight loop of `map_properties`.
+    if bytes.first() == Some(&TAG_MAP) {
+        let mut cursor = Cursor { bytes, at: 1 };
+        let count = cursor.u32().map_err(|e| source.broken(e))?;
+        map_properties(&mut cursor, object, class, count, plan, source)?;
+        if cursor.at != bytes.len() {
+            return Err(source.broken(VtreeError::TrailingBytes { offset: cursor.at }));
+        }
+        return Ok(());
+    }
     let mut decoder = Decoder::new(bytes);
     match decoder.node().map_err(|e| source.broken(e))? {
-        Node::Map(count) => {
-            for position in 0..count as usize {
-                let key_at = decoder.offset();
-                let name = match decoder.node().map_err(|e| source.broken(e))? {
-                    Node::Str(name) => Some(name),
-                    Node::Int(_) => None,
-                    _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
-                };
-                property(&mut decoder, object, class, name, position, plan, 1, source)?;
-            }
-        }
         Node::Object { count, .. } => {
             properties(&mut decoder, object, class, count, plan, 1, source)?
         }
@@ -182,6 +226,182 @@ pub fn hydrate(
         return Err(source.broken(VtreeError::TrailingBytes {
             offset: decoder.offset(),
         }));
+    }
+    Ok(())
+}
+
+/// A new PHP string (refcount 1) holding `bytes`, as `zend_string_init` makes it, inline:
+/// the hot path creates one per string property, and the ext-php-rs wrapper (a C call that
+/// calls the allocator) costs about twice as many instructions.
+fn string_zval(bytes: &[u8]) -> Zval {
+    // zend_string: refcounted header (8), hash (8), length (8), the bytes and a NUL.
+    const HEADER_BYTES: usize = std::mem::offset_of!(ffi::zend_string, val);
+    let size = (HEADER_BYTES + bytes.len() + 1 + 7) & !7;
+    let mut out = Zval::new();
+    // SAFETY: `_emalloc` returns `size` writable bytes or bails out (never null); we fill in
+    // every field of the zend_string before it is reachable, and the zval takes the one
+    // reference, typed as a refcounted non-interned string (IS_STRING_EX), exactly as
+    // `ZVAL_STR(zv, zend_string_init(...))` leaves it.
+    unsafe {
+        let string = ffi::_emalloc(size).cast::<ffi::zend_string>();
+        (*string).gc.refcount = 1;
+        (*string).gc.u.type_info = GC_STRING;
+        (*string).h = 0;
+        (*string).len = bytes.len();
+        let text = ptr::addr_of_mut!((*string).val).cast::<u8>();
+        ptr::copy_nonoverlapping(bytes.as_ptr(), text, bytes.len());
+        *text.add(bytes.len()) = 0;
+        out.value.str_ = string;
+        out.u1.type_info = IS_STRING_EX;
+    }
+    out
+}
+
+/// A zval of a type that holds no reference (null, bools, int, float), its value set by
+/// `set`: what `ZVAL_LONG` and friends do, without ext-php-rs's check for an old value to
+/// release (a fresh zval has none).
+fn plain_zval(type_code: u8, set: impl FnOnce(&mut ffi::zend_value)) -> Zval {
+    let mut out = Zval::new();
+    set(&mut out.value);
+    out.u1.type_info = u32::from(type_code);
+    out
+}
+
+/// `IS_STRING | GC_NOT_COLLECTABLE << GC_FLAGS_SHIFT` (Zend/zend_types.h).
+const GC_STRING: u32 = engine::IS_STRING as u32 | (1 << 4);
+/// `IS_STRING | IS_TYPE_REFCOUNTED << Z_TYPE_FLAGS_SHIFT` (Zend/zend_types.h).
+const IS_STRING_EX: u32 = engine::IS_STRING as u32 | (1 << 8);
+
+/// Bytes of one vtree being read by `map_properties`: the same bounds checks as
+/// [`Decoder`], without building a [`Node`] per key and value.
+struct Cursor<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Cursor<'b> {
+    fn take(&mut self, len: usize) -> Result<&'b [u8], VtreeError> {
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or(VtreeError::Truncated { offset: self.at })?;
+        let taken = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(taken)
+    }
+
+    fn tag(&mut self) -> Result<u8, VtreeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, VtreeError> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_le_bytes(
+            bytes.try_into().expect("take(4) returns 4 bytes"),
+        ))
+    }
+
+    fn eight(&mut self) -> Result<[u8; 8], VtreeError> {
+        Ok(self.take(8)?.try_into().expect("take(8) returns 8 bytes"))
+    }
+
+    fn raw_bytes(&mut self) -> Result<&'b [u8], VtreeError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    /// The scalar value at the cursor, consumed; `None` (nothing consumed) for any other node.
+    fn scalar(&mut self) -> Result<Option<Zval>, VtreeError> {
+        let Some(&tag) = self.bytes.get(self.at) else {
+            return Err(VtreeError::Truncated { offset: self.at });
+        };
+        let value = match tag {
+            TAG_NULL => plain_zval(engine::IS_NULL, |_| {}),
+            TAG_FALSE => plain_zval(engine::IS_FALSE, |_| {}),
+            TAG_TRUE => plain_zval(engine::IS_TRUE, |_| {}),
+            TAG_INT | TAG_FLOAT | TAG_STRING => {
+                let start = self.at;
+                self.at += 1;
+                let value = match tag {
+                    TAG_INT => self.eight().map(|bytes| {
+                        plain_zval(engine::IS_LONG, |value| {
+                            value.lval = i64::from_le_bytes(bytes);
+                        })
+                    }),
+                    TAG_FLOAT => self.eight().map(|bytes| {
+                        plain_zval(engine::IS_DOUBLE, |value| {
+                            value.dval = f64::from_bits(u64::from_le_bytes(bytes));
+                        })
+                    }),
+                    _ => self.raw_bytes().map(string_zval),
+                };
+                if value.is_err() {
+                    self.at = start;
+                }
+                return value.map(Some);
+            }
+            _ => return Ok(None),
+        };
+        self.at += 1;
+        Ok(Some(value))
+    }
+
+    /// Run `with` on a [`Decoder`] continuing at the cursor, then move past what it read.
+    fn with_decoder<T>(
+        &mut self,
+        with: impl FnOnce(&mut Decoder<'b>) -> ExtResult<T>,
+    ) -> ExtResult<T> {
+        let mut decoder = Decoder::starting_at(self.bytes, self.at);
+        let result = with(&mut decoder);
+        self.at = decoder.offset();
+        result
+    }
+}
+
+/// The properties of a stored map (`count` pairs at the cursor) set on `object`: the hot
+/// loop of every entity and event read. Scalars (what entities mostly hold) are read and
+/// written to their slot in place; any other value goes through [`value`].
+fn map_properties(
+    cursor: &mut Cursor<'_>,
+    object: &mut ZendObject,
+    class: &ClassEntry,
+    count: u32,
+    plan: &mut PropertyPlan,
+    source: &Source<'_>,
+) -> ExtResult<()> {
+    const DEPTH: usize = 1;
+    for position in 0..count as usize {
+        let key_at = cursor.at;
+        let name = match cursor.tag().map_err(|e| source.broken(e))? {
+            TAG_STRING => Some(cursor.raw_bytes().map_err(|e| source.broken(e))?),
+            TAG_INT => {
+                cursor.eight().map_err(|e| source.broken(e))?;
+                None
+            }
+            _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
+        };
+        let declared = name.and_then(|name| plan.declared(class, position, name));
+        match (name, declared) {
+            (_, Some(declared)) => {
+                let item = match cursor.scalar().map_err(|e| source.broken(e))? {
+                    Some(item) => item,
+                    None => cursor.with_decoder(|decoder| value(decoder, DEPTH, source))?,
+                };
+                engine::assign_declared(object, &declared, item, plan.standard);
+            }
+            (Some(name), None) if plan.std_class => {
+                let item = cursor.with_decoder(|decoder| value(decoder, DEPTH, source))?;
+                let mut dynamic = ZendStr::new(name, false);
+                let scope = std::ptr::from_ref(class).cast_mut();
+                engine::write_property(scope, object, &mut *dynamic, item);
+            }
+            _ => cursor
+                .with_decoder(|decoder| decoder.skip_value(DEPTH).map_err(|e| source.broken(e)))?,
+        }
+        if engine::exception_pending() {
+            return Err(ExtError::Pending);
+        }
     }
     Ok(())
 }

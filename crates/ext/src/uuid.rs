@@ -36,15 +36,23 @@ fn fill_random(out: &mut [u8]) -> Result<(), String> {
 }
 
 /// Lowercase `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+///
+/// Runs once per event read (every event's meta has its id): digits from a table into one
+/// buffer, not a `format!` per byte (that cost ~9,500 instructions per event, 30% of a replay).
 pub fn format(id: &[u8; 16]) -> String {
-    let mut text = String::with_capacity(36);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 36];
+    let mut at = 0;
     for (index, byte) in id.iter().enumerate() {
         if matches!(index, 4 | 6 | 8 | 10) {
-            text.push('-');
+            text[at] = b'-';
+            at += 1;
         }
-        text.push_str(&format!("{byte:02x}"));
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
     }
-    text
+    String::from_utf8(text.to_vec()).expect("hex digits and hyphens are ASCII")
 }
 
 /// Parse uuid text (hyphens optional, any case).

@@ -184,6 +184,14 @@ impl<'a> Decoder<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         Decoder { bytes, offset: 0 }
     }
+    /// A decoder over `bytes` that continues at `offset` (a reader that parsed the bytes
+    /// before it by hand), so error offsets stay those of the whole value.
+    pub fn starting_at(bytes: &'a [u8], offset: usize) -> Self {
+        Decoder {
+            bytes,
+            offset: offset.min(bytes.len()),
+        }
+    }
     pub fn offset(&self) -> usize {
         self.offset
     }

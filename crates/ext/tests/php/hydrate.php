@@ -51,6 +51,51 @@ final class Child extends Base
     public int $n = 0;
 }
 
+/** Has a constructor that must not run when read back. */
+final class Constructed
+{
+    public static int $constructed = 0;
+    public string $name = 'default';
+    public int $count;
+
+    public function __construct()
+    {
+        self::$constructed++;
+        $this->name = 'set by constructor';
+    }
+}
+
+/** Typed properties with and without defaults, nested values. */
+final class Shaped
+{
+    public int $kept = 1;
+    public int $noDefault;
+    public ?string $nullable = 'x';
+    public float $ratio = 0.0;
+    public array $list = [];
+    public ?Shaped $inner = null;
+    public ?\DateTimeImmutable $at = null;
+}
+
+/** Names of equal length that differ in one middle byte (the plan compares names word-wise). */
+final class Twins
+{
+    public int $abcXefg = 0;
+    public int $abcYefg = 0;
+    public int $twelve_Xbyte = 0;
+    public int $twelve_Ybyte = 0;
+    public int $a_longer_name_X_than_sixteen = 0;
+    public int $a_longer_name_Y_than_sixteen = 0;
+}
+
+/** Stored as Shaped, read back after the class changed shape (as a renamed class here). */
+final class ShapedLater
+{
+    public string $added = 'new default';
+    public string $kept = 'now a string';
+    public int $noDefault;
+}
+
 /** Encode a plain map of properties as a stored object of $class. */
 function stored(string $class, array $props): string
 {
@@ -168,5 +213,118 @@ $bad->maybe = 'not an int';
 Native::commit([['upsert', Typed::class, 'bad', $bad, 0]], [], null);
 throws('find: TypeError surfaces', \TypeError::class, ['maybe'], fn () => Native::find(Typed::class, 'bad'));
 same('find after a TypeError still works', 'one', Native::find(Typed::class, 'a')->frozen);
+
+// --- the stored-map loop (region reads): every kind of value, and what must still fail
+function store(string $class, string $uuid, array $props): void
+{
+    $o = new stdClass();
+    foreach ($props as $k => $v) {
+        $o->$k = $v;
+    }
+    Native::commit([['upsert', $class, $uuid, $o, 0]], [], null);
+}
+
+store(Constructed::class, 'k', ['count' => 3]);
+$k = Native::find(Constructed::class, 'k');
+same('map: constructor not called', [0, 'default', 3], [Constructed::$constructed, $k->name, $k->count]);
+
+$long = str_repeat('long string with a NUL ' . "\0", 20);
+$inner = new Shaped();
+$inner->noDefault = 2;
+store(Shaped::class, 's', ['kept' => 5, 'noDefault' => 6, 'nullable' => '', 'ratio' => 0.25, 'list' => [1, 'two', ['three' => 3]],
+    'inner' => $inner, 'at' => new DateTimeImmutable('2026-01-02 03:04:05.678901+00:00')]);
+$sh = Native::find(Shaped::class, 's');
+same('map: ints, empty string, float', [5, 6, '', 0.25], [$sh->kept, $sh->noDefault, $sh->nullable, $sh->ratio]);
+same('map: nested array', [1, 'two', ['three' => 3]], $sh->list);
+same('map: nested object', 2, $sh->inner?->noDefault);
+same('map: date', '2026-01-02 03:04:05.678901', $sh->at?->format('Y-m-d H:i:s.u'));
+store(Shaped::class, 'str', ['nullable' => $long, 'noDefault' => 1]);
+$one = Native::find(Shaped::class, 'str');
+$two = Native::find(Shaped::class, 'str');
+same('map: long binary string intact', $long, $one->nullable);
+$one->nullable .= '!';
+same('map: strings of two reads are independent', $long, $two->nullable);
+store(Shaped::class, 'partial', ['kept' => 9]);
+check('map: typed property without default and not stored stays uninitialised',
+    !(new ReflectionProperty(Shaped::class, 'noDefault'))->isInitialized(Native::find(Shaped::class, 'partial')));
+store(Shaped::class, 'nulls', ['nullable' => null, 'noDefault' => 0, 'inner' => null]);
+same('map: null into nullable', [null, null], [Native::find(Shaped::class, 'nulls')->nullable, Native::find(Shaped::class, 'nulls')->inner]);
+store(Shaped::class, 'coerced', ['ratio' => 4, 'noDefault' => 0]);
+same('map: int into float coerced', 4.0, Native::find(Shaped::class, 'coerced')->ratio);
+foreach ([['noDefault', 'six'], ['kept', 'abc'], ['kept', null], ['list', 'not a list'], ['ratio', 'x'], ['inner', 'not an object']] as [$prop, $value]) {
+    store(Shaped::class, "bad-$prop", [$prop => $value]);
+    throws("map: TypeError for $prop = " . var_export($value, true), \TypeError::class, [$prop],
+        fn () => Native::find(Shaped::class, "bad-$prop"));
+}
+throws('map: TypeError from all() too', \TypeError::class, [], fn () => Native::all(Shaped::class));
+same('map: reads work after TypeErrors', 5, Native::find(Shaped::class, 's')->kept);
+
+// (values cross into typed properties in coercive mode, as from any internal function)
+// the class changed shape since the entity was stored: new property keeps its default, a
+// property whose type changed is coerced or refused, one that is gone is skipped
+store(ShapedLater::class, 'old', ['kept' => 5, 'noDefault' => 1, 'gone' => 'dropped']);
+$later = Native::find(ShapedLater::class, 'old');
+same('shape change: default of a new property, int into now-string property', ['new default', '5', 1],
+    [$later->added, $later->kept, $later->noDefault]);
+check('shape change: removed property skipped', !property_exists($later, 'gone'));
+store(ShapedLater::class, 'old2', ['kept' => [1], 'noDefault' => 1]);
+throws('shape change: array into now-string property is a TypeError', \TypeError::class, ['kept'],
+    fn () => Native::find(ShapedLater::class, 'old2'));
+
+// readonly: set once from the map, stored twice fails, private parent property set in its scope
+store(Typed::class, 'ro', ['frozen' => 'once', 'label' => 'l']);
+$ro = Native::find(Typed::class, 'ro');
+same('map: readonly set', 'once', $ro->frozen);
+throws('map: readonly stays readonly', \Error::class, ['readonly'], fn () => $ro->freeze('twice'));
+store(Child::class, 'priv', ['n' => 4, 'secret' => 'from the map']);
+same('map: parent private property set in its scope', ['from the map', 4],
+    [Native::find(Child::class, 'priv')->secret(), Native::find(Child::class, 'priv')->n]);
+$stdMap = new stdClass();
+$stdMap->{'0'} = 'int key';
+$stdMap->name = 'named';
+Native::commit([['upsert', stdClass::class, 'std', $stdMap, 0]], [], null);
+same('map: stdClass takes names, int keys included', ['0' => 'int key', 'name' => 'named'],
+    get_object_vars(Native::find(stdClass::class, 'std')));
+
+// the plan learnt from one entity must not map another name of the same length onto it
+store(Twins::class, 't1', ['abcXefg' => 1, 'twelve_Xbyte' => 2, 'a_longer_name_X_than_sixteen' => 3]);
+store(Twins::class, 't2', ['abcYefg' => 4, 'twelve_Ybyte' => 5, 'a_longer_name_Y_than_sixteen' => 6]);
+same('names differing in one middle byte land on their own properties', [[1, 0, 2, 0, 3, 0], [0, 4, 0, 5, 0, 6]],
+    array_map(fn (Twins $t) => array_values(get_object_vars($t)), Native::all(Twins::class)));
+
+// broken bytes in a stored map (the region is corrupt) are a RegionException naming the
+// entity, never a crash or a half-read object: a string length past the end, an unknown value
+// tag, a key that is neither string nor int
+function corrupt_region(string $region, string $marker, int $back, string $bytes): void
+{
+    $file = file_get_contents($region);
+    $at = strpos($file, $marker);
+    check("corrupt: marker $marker found", $at !== false);
+    $handle = fopen($region, 'r+b');
+    fseek($handle, $at - $back);
+    fwrite($handle, $bytes);
+    fclose($handle);
+}
+store(Shaped::class, 'broken-len', ['kept' => 1, 'nullable' => 'MARKER-LEN-0001']);
+store(Shaped::class, 'broken-tag', ['kept' => 1, 'nullable' => 'MARKER-TAG-0002']);
+store(Shaped::class, 'broken-key', ['kept' => 1, 'MARKER-KEY-0003' => 'x']);
+corrupt_region($region, 'MARKER-LEN-0001', 4, pack('V', 0x7fffffff));
+corrupt_region($region, 'MARKER-TAG-0002', 5, "\x0f");
+corrupt_region($region, 'MARKER-KEY-0003', 5, "\x06");
+throws('corrupt: string length past the end', EventSrv\RegionException::class, ['broken value', 'broken-len', 'truncated'],
+    fn () => Native::find(Shaped::class, 'broken-len'));
+throws('corrupt: unknown value tag', EventSrv\RegionException::class, ['broken value', 'broken-tag', 'unknown value tag'],
+    fn () => Native::find(Shaped::class, 'broken-tag'));
+throws('corrupt: map key neither string nor int', EventSrv\RegionException::class, ['broken value', 'broken-key', 'neither int nor string'],
+    fn () => Native::find(Shaped::class, 'broken-key'));
+same('corrupt: other entities still read', 5, Native::find(Shaped::class, 's')->kept);
+// an entity record whose kind byte is wrong (the record comes first in the arena, its uuid 32
+// bytes into it): all() walks the class list with its own checks and must refuse it too
+store(Twins::class, 'corrupt-kind-uuid-0004', ['abcXefg' => 1]);
+corrupt_region($region, 'corrupt-kind-uuid-0004', 28, "\x09");
+throws('corrupt: all() refuses a record of the wrong kind', EventSrv\RegionException::class, ['entity record', 'kind 9'],
+    fn () => Native::all(Twins::class));
+throws('corrupt: find() refuses it too', EventSrv\RegionException::class, ['entity record', 'kind 9'],
+    fn () => Native::find(Twins::class, 'corrupt-kind-uuid-0004'));
 
 done();

@@ -121,10 +121,13 @@ pub fn entity_key(class_index: u32, uuid: &[u8]) -> Vec<u8> {
 
 /// FNV-1a 64 over the cell kind then the key; 0 is reserved for "empty slot".
 pub fn key_hash(kind: u8, key: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in std::iter::once(&kind).chain(key) {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    // A plain loop over the key (not `once(kind).chain(key)`): this runs on every read, and
+    // the chained iterator costs about twice the instructions per byte.
+    let mut hash: u64 = (0xcbf2_9ce4_8422_2325 ^ kind as u64).wrapping_mul(PRIME);
+    for &byte in key {
         hash ^= byte as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        hash = hash.wrapping_mul(PRIME);
     }
     if hash == 0 {
         1
@@ -152,5 +155,14 @@ mod tests {
                 index += 1;
             }
         }
+    }
+
+    #[test]
+    fn key_hash_is_fnv1a_over_kind_then_key() {
+        // Pinned values (FNV-1a 64 reference): the hash is part of the region layout, so a
+        // faster implementation must give the same slots as the one that built old regions.
+        assert_eq!(key_hash(2, b"Bank\\Account"), 0x707a_1f40_3d9d_6b90);
+        assert_eq!(key_hash(0, b""), 0xaf63_bd4c_8601_b7df);
+        assert_eq!(key_hash(b'a', b""), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -1,13 +1,17 @@
 //! The reader's public queries over a [`RegionView`]: classes and entities (in insertion order),
 //! streams and events (only committed ones), checkpoints.
 //! Must never: return an event past the committed position, or follow an offset unchecked (every
-//! offset goes through the checked primitives of `reader.rs` and the decoders of `records.rs`).
+//! offset goes through the checked primitives of `reader.rs` and the decoders of `records.rs`,
+//! or `listed_entity`, which makes the same checks as those for the hot loop of `entities`).
 
 use super::layout::*;
-use super::reader::corrupt;
+use super::reader::{corrupt, le_u32, le_u64};
 use super::records::{ClassHeader, EventLink};
 use super::{RegionError, RegionView};
 use std::sync::atomic::Ordering;
+
+/// Entity keys (class index + id) up to this long are built on the stack by `find_entity`.
+const ENTITY_KEY_ON_STACK_BYTES: usize = 64;
 
 /// One entity version, borrowed from the mapping.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +45,32 @@ pub struct EntityIter<'a> {
     list_off: u64,
     count: u64,
     next: u64,
+    /// The list chunk the last entry came from (index, its checked bytes): entries of one
+    /// chunk are read from it without re-checking the chunk for each entry.
+    chunk: Option<(u64, &'a [u8])>,
+}
+
+impl<'a> EntityIter<'a> {
+    /// The cell offset in entry `index` of the class's entity list (`index` < the count).
+    fn cell_at(&mut self, index: u64) -> Result<u64, RegionError> {
+        let (chunk, entry) = list_slot(index);
+        let entries = match self.chunk {
+            Some((current, entries)) if current == chunk => entries,
+            _ => {
+                let entries = self.view.list_chunk(self.list_off, chunk)?;
+                self.chunk = Some((chunk, entries));
+                entries
+            }
+        };
+        let at = entry as usize * 8;
+        match entries.get(at..at + 8) {
+            Some(bytes) => Ok(le_u64(bytes, 0)),
+            None => corrupt(
+                self.list_off,
+                format!("list entry {index} outside its chunk"),
+            ),
+        }
+    }
 }
 
 impl<'a> Iterator for EntityIter<'a> {
@@ -49,7 +79,10 @@ impl<'a> Iterator for EntityIter<'a> {
         while self.next < self.count {
             let index = self.next;
             self.next += 1;
-            match self.view.entity_at(self.list_off, index, self.class_index) {
+            let entity = self
+                .cell_at(index)
+                .and_then(|cell_off| self.view.listed_entity(cell_off, self.class_index));
+            match entity {
                 Ok(Some(entity)) => return Some(Ok(entity)),
                 Ok(None) => continue,
                 Err(error) => {
@@ -123,11 +156,31 @@ impl<'a> RegionView<'a> {
         class_index: u32,
         uuid: &[u8],
     ) -> Result<Option<EntityRef<'a>>, RegionError> {
-        let key = entity_key(class_index, uuid);
-        let Some(found) = self.find_cell(CELL_ENTITY, &key)? else {
+        // The key on the stack for ordinary ids (a uuid is 36 bytes): no allocation per read.
+        let mut on_stack = [0u8; ENTITY_KEY_ON_STACK_BYTES];
+        let heap;
+        let key: &[u8] = if 4 + uuid.len() <= ENTITY_KEY_ON_STACK_BYTES {
+            on_stack[..4].copy_from_slice(&class_index.to_le_bytes());
+            on_stack[4..4 + uuid.len()].copy_from_slice(uuid);
+            &on_stack[..4 + uuid.len()]
+        } else {
+            heap = entity_key(class_index, uuid);
+            &heap
+        };
+        let Some(found) = self.find_cell(CELL_ENTITY, key)? else {
             return Ok(None);
         };
-        self.entity_of_cell(found.cell.off, class_index)
+        // find_cell checked the cell's kind and that its key is exactly `key` (so its class
+        // prefix is `class_index`): what `listed_entity` checks for a cell from a list.
+        let record_off = found.cell.value.load(Ordering::Acquire);
+        if record_off == 0 {
+            return Ok(None);
+        }
+        let entity = self.entity_record(record_off, class_index)?;
+        if entity.uuid != uuid {
+            return corrupt(record_off, "entity record uuid differs from its cell key");
+        }
+        Ok(Some(entity))
     }
 
     pub fn entities(&self, class_index: u32) -> Result<EntityIter<'a>, RegionError> {
@@ -144,18 +197,122 @@ impl<'a> RegionView<'a> {
             list_off,
             count,
             next: 0,
+            chunk: None,
         })
     }
 
-    /// Entry `index` of a class's entity list: None if that cell's entity is deleted.
-    fn entity_at(
+    /// The current version of the entity in the cell at `cell_off` (None if deleted), for the
+    /// hot loop of `all()`, with every check a cell and entity record get (records.rs): the
+    /// arena tail is loaded once, after both pointers (the list entry, loaded by the caller,
+    /// and the cell's record pointer), so one bound covers the cell and the record instead of
+    /// one load and check per field.
+    fn listed_entity(
         &self,
-        list_off: u64,
-        index: u64,
+        cell_off: u64,
         class_index: u32,
     ) -> Result<Option<EntityRef<'a>>, RegionError> {
-        let cell_off = self.list_entry(list_off, index)?;
-        self.entity_of_cell(cell_off, class_index)
+        if cell_off < ARENA_START || !cell_off.is_multiple_of(8) {
+            return corrupt(cell_off, "cell: offset below the arena or not 8-aligned");
+        }
+        let record_off = self.atomic_u64(cell_off)?.load(Ordering::Acquire);
+        let bound = self.arena_bound();
+        let inside =
+            |off: u64, bytes: u64| matches!(off.checked_add(bytes), Some(end) if end <= bound);
+        if !inside(cell_off, CELL_HEADER_BYTES) {
+            return corrupt(cell_off, format!("cell runs past the arena tail {bound}"));
+        }
+        let head = self.bytes(cell_off + 8, 8)?;
+        if head[0] != CELL_ENTITY {
+            return corrupt(
+                cell_off,
+                format!("cell of kind {} where kind {CELL_ENTITY} belongs", head[0]),
+            );
+        }
+        let key_len = u64::from(le_u32(head, 4));
+        if !inside(cell_off, CELL_HEADER_BYTES + key_len) {
+            return corrupt(
+                cell_off,
+                format!("cell key runs past the arena tail {bound}"),
+            );
+        }
+        let key = self.bytes(cell_off + CELL_HEADER_BYTES, key_len)?;
+        if key.len() < 4 || key[..4] != class_index.to_le_bytes() {
+            return corrupt(
+                cell_off,
+                format!("entity cell key is not of class {class_index}"),
+            );
+        }
+        if record_off == 0 {
+            return Ok(None);
+        }
+        let what = "entity record";
+        if record_off < ARENA_START
+            || !record_off.is_multiple_of(8)
+            || !inside(record_off, ENTITY_RECORD_HEADER_BYTES)
+        {
+            return corrupt(
+                record_off,
+                format!("{what}: not 8-aligned inside the arena (tail {bound})"),
+            );
+        }
+        let head = self.bytes(record_off, ENTITY_RECORD_HEADER_BYTES)?;
+        let record_bytes = u64::from(le_u32(head, 0));
+        if head[4] != RECORD_ENTITY {
+            return corrupt(
+                record_off,
+                format!("{what}: kind {} where {RECORD_ENTITY} belongs", head[4]),
+            );
+        }
+        if record_bytes < ENTITY_RECORD_HEADER_BYTES || !inside(record_off, record_bytes) {
+            return corrupt(
+                record_off,
+                format!("{what}: {record_bytes} record bytes outside its header and the arena"),
+            );
+        }
+        if le_u32(head, 8) != class_index {
+            return corrupt(
+                record_off,
+                format!(
+                    "{what} of class {} where class {class_index} belongs",
+                    le_u32(head, 8)
+                ),
+            );
+        }
+        let uuid_len = u64::from(le_u32(head, 12));
+        let data_len = u64::from(le_u32(head, 24));
+        if ENTITY_RECORD_HEADER_BYTES + uuid_len + data_len > record_bytes {
+            return corrupt(
+                record_off,
+                format!("{what}: uuid and data overrun its {record_bytes} bytes"),
+            );
+        }
+        let uuid_off = record_off + ENTITY_RECORD_HEADER_BYTES;
+        let entity = EntityRef {
+            uuid: self.bytes(uuid_off, uuid_len)?,
+            data: self.bytes(uuid_off + uuid_len, data_len)?,
+            position: le_u64(head, 16),
+        };
+        if entity.uuid != &key[4..] {
+            return corrupt(record_off, "entity record uuid differs from its cell key");
+        }
+        Ok(Some(entity))
+    }
+
+    /// The checked bytes of chunk `chunk` of the list at `list_off` (as `list_entry` checks
+    /// it, once for all the entries an iterator reads from it).
+    fn list_chunk(&self, list_off: u64, chunk: u64) -> Result<&'a [u8], RegionError> {
+        if chunk >= LIST_CHUNKS_MAX as u64 {
+            return corrupt(
+                list_off,
+                format!("list chunk {chunk} beyond the last chunk"),
+            );
+        }
+        let chunk_off = self
+            .atomic_u64(list_off + 8 + 8 * chunk)?
+            .load(Ordering::Acquire);
+        let chunk_bytes = list_chunk_bytes(chunk);
+        self.arena_check(chunk_off, chunk_bytes, "list chunk")?;
+        self.bytes(chunk_off, chunk_bytes)
     }
 
     pub fn entity_count(&self, class_index: u32) -> Result<u64, RegionError> {

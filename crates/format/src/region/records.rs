@@ -132,30 +132,6 @@ impl<'a> RegionView<'a> {
         })
     }
 
-    /// The current version of the entity in cell `cell_off`, or None if it is deleted.
-    pub(super) fn entity_of_cell(
-        &self,
-        cell_off: u64,
-        class_index: u32,
-    ) -> Result<Option<EntityRef<'a>>, RegionError> {
-        let cell = self.cell(cell_off, CELL_ENTITY)?;
-        if cell.key.len() < 4 || cell.key[..4] != class_index.to_le_bytes() {
-            return corrupt(
-                cell_off,
-                format!("entity cell key is not of class {class_index}"),
-            );
-        }
-        let record_off = cell.value.load(Ordering::Acquire);
-        if record_off == 0 {
-            return Ok(None);
-        }
-        let entity = self.entity_record(record_off, class_index)?;
-        if entity.uuid != &cell.key[4..] {
-            return corrupt(record_off, "entity record uuid differs from its cell key");
-        }
-        Ok(Some(entity))
-    }
-
     pub(super) fn event_record(&self, off: u64) -> Result<EventLink<'a>, RegionError> {
         let what = "event record";
         let (head, record_bytes) =
