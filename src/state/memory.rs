@@ -94,6 +94,11 @@ impl StateStore for MemoryState {
             EntityChange::ResetClass { class } => {
                 self.entities.entry(class.clone()).or_default().clear();
             }
+            EntityChange::SwapClass { class, shadow } => {
+                let rebuilt = self.entities.remove(shadow).unwrap_or_default();
+                self.entities.insert(class.clone(), rebuilt);
+                self.entities.insert(shadow.clone(), Default::default());
+            }
         }
         Ok(())
     }
