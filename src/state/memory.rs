@@ -152,6 +152,18 @@ impl StateStore for MemoryState {
             .map(|(n, p)| (n.clone(), *p))
             .collect())
     }
+    fn entities_of(&self, class: &str) -> Result<Vec<(String, Vec<u8>)>, RegionError> {
+        Ok(self
+            .entities
+            .get(class)
+            .map(|entities| {
+                entities
+                    .iter()
+                    .map(|(uuid, (data, _))| (uuid.clone(), data.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
     fn path(&self) -> &Path {
         &self.path
     }
