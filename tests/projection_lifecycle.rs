@@ -15,7 +15,12 @@ use support::TestDaemon;
 
 const STREAM: &str = "0190a7f3-0000-7000-8000-00000000f001";
 
-fn event(event_type: &str, key: &[u8], value: impl FnOnce(&mut vtree::Encoder), id: u64) -> NewEvent {
+fn event(
+    event_type: &str,
+    key: &[u8],
+    value: impl FnOnce(&mut vtree::Encoder),
+    id: u64,
+) -> NewEvent {
     let mut payload = vtree::Encoder::new();
     payload.begin_map(1);
     payload.string(key);
@@ -88,7 +93,12 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
     let daemon = TestDaemon::start_new();
     let php = Php::new(&daemon.socket, &daemon.region);
     let mut client = daemon.client();
-    let events = vec![increased(1), labelled("ok", 2), labelled("boom", 3), increased(4)];
+    let events = vec![
+        increased(1),
+        labelled("ok", 2),
+        labelled("boom", 3),
+        increased(4),
+    ];
     match client.append(STREAM, EXPECTED_VERSION_ANY, events) {
         Response::Appended { last_position, .. } => assert_eq!(last_position, 4),
         other => panic!("append: {other:?}"),
@@ -96,12 +106,23 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
 
     let once = worker(&php, &["--once"]);
     let log = String::from_utf8_lossy(&once.stderr).into_owned();
-    assert!(once.status.success(), "a failing projector does not stop the worker:\n{log}");
+    assert!(
+        once.status.success(),
+        "a failing projector does not stop the worker:\n{log}"
+    );
     assert!(log.contains("projector marked failed"), "{log}");
 
     let report = status_json(&daemon);
-    assert_eq!(checkpoint(&report, "Fixture\\TallyProjector"), 4, "{report}");
-    assert_eq!(checkpoint(&report, "labels"), 2, "stays before the failing event");
+    assert_eq!(
+        checkpoint(&report, "Fixture\\TallyProjector"),
+        4,
+        "{report}"
+    );
+    assert_eq!(
+        checkpoint(&report, "labels"),
+        2,
+        "stays before the failing event"
+    );
     let labels = projector(&report, "labels");
     assert_eq!(labels["status"], "failed");
     assert_eq!(labels["position"], 3);
@@ -127,13 +148,25 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
 
     let retry = worker(&php, &["--retry=labels"]);
     let said = String::from_utf8_lossy(&retry.stdout).into_owned();
-    assert!(retry.status.success(), "{said}{}", String::from_utf8_lossy(&retry.stderr));
+    assert!(
+        retry.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
     assert!(said.contains("failed -> active"), "{said}");
     let fixed = php.clone().with_env("EVENTSRV_TEST_FIXED", "1");
     let once = worker(&fixed, &["--once"]);
-    assert!(once.status.success(), "{}", String::from_utf8_lossy(&once.stderr));
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
     let report = status_json(&daemon);
-    assert_eq!(checkpoint(&report, "labels"), 5, "resumed at the failing event");
+    assert_eq!(
+        checkpoint(&report, "labels"),
+        5,
+        "resumed at the failing event"
+    );
     assert_eq!(projector(&report, "labels")["status"], "active");
 
     // Pause and resume.

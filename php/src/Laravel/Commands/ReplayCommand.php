@@ -44,7 +44,7 @@ final class ReplayCommand extends Command
             $this->error('Replay failed: ' . $failure::class . ': ' . $failure->getMessage());
             return 1;
         }
-        $this->info("Rebuilt from $replayed event(s) and swapped in.");
+        $this->info("Replayed $replayed event(s) beside the live projection and swapped it in.");
         return 0;
     }
 }

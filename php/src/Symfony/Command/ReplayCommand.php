@@ -53,7 +53,7 @@ final class ReplayCommand extends Command
             $output->writeln('<error>Replay failed: ' . $failure::class . ': ' . $failure->getMessage() . '</error>');
             return 1;
         }
-        $output->writeln("<info>Rebuilt from $replayed event(s) and swapped in.</info>");
+        $output->writeln("<info>Replayed $replayed event(s) beside the live projection and swapped it in.</info>");
         return 0;
     }
 }
