@@ -200,6 +200,40 @@ final class WorkerTest extends TestCase
         self::assertSame(ProjectorStatus::ACTIVE, ProjectorStatus::find(WalletProjector::class)?->status);
     }
 
+    public function testTheChangesAFailingHandlerMadeBeforeThrowingAreNotCommitted(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(13)->persist()->uuid();
+        $halfDone = new class extends Projector {
+            public function name(): string
+            {
+                return 'half-done';
+            }
+
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                $tag->uuid = $event->meta()->aggregateUuid();
+                $tag->label = 'opened';
+                $tag->save();
+            }
+
+            public function onMoneyAdded(MoneyAdded $event): void
+            {
+                $tag = Tag::find($event->meta()->aggregateUuid()) ?? throw new \LogicException('tag missing');
+                $tag->label = 'half-done';
+                $tag->save();
+                throw new \RuntimeException('after saving');
+            }
+        };
+
+        $this->worker([$halfDone, new WalletProjector()])->runOnce();
+
+        self::assertSame('opened', Tag::find($uuid)?->label, 'the failing event left nothing behind');
+        self::assertSame(1, $this->backend->checkpoint('half-done'));
+        self::assertSame(13, Wallet::find($uuid)?->balance, 'the other projector handled the event');
+        self::assertSame(ProjectorStatus::FAILED, ProjectorStatus::find('half-done')?->status);
+    }
+
     public function testAPausedProjectorIsSkippedUntilResumed(): void
     {
         $uuid = BankAccount::open('Ada')->add(5)->persist()->uuid();
