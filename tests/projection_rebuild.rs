@@ -3,7 +3,8 @@
 //! loop and appends keep coming. Every read is a whole projection (never fewer tallies or fewer
 //! projected events than before the rebuild, never a drop), no acknowledged append is missing
 //! after the swap, the rebuild's memory stays bounded, and a boot replay of the log reproduces
-//! the swapped region exactly.
+//! the swapped region exactly. `EVENTSRV_REBUILD_EVENTS=N` rebuilds N events instead (the
+//! memory bound is the same for any N: e.g. 1000000).
 
 mod crash_support;
 mod php_support;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use support::TestDaemon;
 
 const STREAMS: u64 = 1_000;
-const EVENTS_BEFORE_REBUILD: u64 = 200_000;
+const EVENTS_BEFORE_REBUILD_DEFAULT: u64 = 200_000;
 const EVENTS_PER_APPEND: u64 = 500;
 const CATCH_UP_WAIT: Duration = Duration::from_secs(600);
 /// What the rebuild process may use at its peak. Holding the 200k events (or the projection's
@@ -62,6 +63,10 @@ fn append(client: &mut support::Client, stream: &str, first_sequence: u64, count
 
 #[test]
 fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_go_on() {
+    let events_before_rebuild: u64 = std::env::var("EVENTSRV_REBUILD_EVENTS")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(EVENTS_BEFORE_REBUILD_DEFAULT);
     let mut daemon = TestDaemon::new();
     daemon.region_bytes = 1 << 30;
     daemon.start();
@@ -70,7 +75,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
 
     let mut client = daemon.client();
     let mut sequence = 0;
-    let per_stream = EVENTS_BEFORE_REBUILD / STREAMS;
+    let per_stream = events_before_rebuild / STREAMS;
     for index in 0..STREAMS {
         let mut left = per_stream;
         while left > 0 {
@@ -80,7 +85,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
             left -= count;
         }
     }
-    assert_eq!(sequence, EVENTS_BEFORE_REBUILD);
+    assert_eq!(sequence, events_before_rebuild);
 
     let live_worker = php.spawn_worker(&worker_log, &["--batch-size", "2000"]);
     wait_for_projection(&daemon, CATCH_UP_WAIT);
@@ -91,7 +96,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
         &[
             stop_file.to_str().expect("utf-8 path"),
             &STREAMS.to_string(),
-            &EVENTS_BEFORE_REBUILD.to_string(),
+            &events_before_rebuild.to_string(),
         ],
     );
     assert_eq!(reader.read_line().as_deref(), Some("ready"));
@@ -103,7 +108,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
         let appended = Arc::clone(&appended);
         let mut client = daemon.client();
         std::thread::spawn(move || {
-            let mut sequence = EVENTS_BEFORE_REBUILD;
+            let mut sequence = events_before_rebuild;
             let mut index = 0;
             while !stop.load(Ordering::Acquire) {
                 append(&mut client, &stream(index % STREAMS), sequence, 3);
@@ -130,7 +135,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
     std::fs::write(&stop_file, b"").expect("stop file");
     let reads: serde_json::Value =
         serde_json::from_str(&reader.read_line().expect("reader summary")).expect("JSON");
-    let total = EVENTS_BEFORE_REBUILD + appended.load(Ordering::Acquire);
+    let total = events_before_rebuild + appended.load(Ordering::Acquire);
 
     let peak_memory: u64 = rebuild_log
         .split("peak memory ")
@@ -140,7 +145,7 @@ fn a_rebuild_beside_the_live_projection_swaps_in_whole_while_reads_and_appends_g
         .unwrap_or_else(|| panic!("no peak memory in the rebuild log:\n{rebuild_log}"));
     let status = daemon.client().status();
     eprintln!(
-        "rebuild of {EVENTS_BEFORE_REBUILD}+ events: {appended_during_rebuild} appended during \
+        "rebuild of {events_before_rebuild}+ events: {appended_during_rebuild} appended during \
          it, {} reads of {STREAMS} tallies, peak memory {peak_memory} bytes, garbage {} -> {} \
          bytes; rebuild log tail: {}",
         reads["reads"],
