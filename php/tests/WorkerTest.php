@@ -11,11 +11,13 @@ use EventSrv\Projector;
 use EventSrv\ProjectorRebuild;
 use EventSrv\ProjectorRebuildProgress;
 use EventSrv\ProjectorStatus;
+use EventSrv\Internal\Runtime;
 use EventSrv\StateException;
 use EventSrv\Tests\Fixtures\AccountOpened;
 use EventSrv\Tests\Fixtures\BankAccount;
 use EventSrv\Tests\Fixtures\MoneyAdded;
 use EventSrv\Tests\Fixtures\RecordingReactor;
+use EventSrv\Tests\Fixtures\SwapRacingBackend;
 use EventSrv\Tests\Fixtures\Tag;
 use EventSrv\Tests\Fixtures\TagProjector;
 use EventSrv\Tests\Fixtures\Wallet;
@@ -308,6 +310,26 @@ final class WorkerTest extends TestCase
                 }
             }
         }
+    }
+
+    public function testASwapRefusedBecauseTheLiveWorkerMovedCatchesUpAndSwapsAgain(): void
+    {
+        $ada = BankAccount::open('Ada')->add(10)->persist()->uuid();
+        $this->worker([new WalletProjector()])->runOnce();
+        $racing = new SwapRacingBackend($this->backend);
+        Runtime::useBackend($racing);
+        $racing->beforeFirstSwap = function () use ($ada): void {
+            BankAccount::retrieve($ada)->add(7)->persist();
+            $this->worker([new WalletProjector()])->runOnce(); // the live worker: checkpoint 2 -> 3
+        };
+
+        $this->worker([new WalletProjector()])->rebuild();
+
+        self::assertStringContainsString('swap refused, checkpoint ' . WalletProjector::class . ' moved (expected 2, found 3)', implode("\n", $this->logLines));
+        self::assertSame(17, Wallet::find($ada)?->balance, 'the event the live worker projected meanwhile is in the swapped-in projection');
+        self::assertSame(3, $this->backend->checkpoint(WalletProjector::class));
+        $swaps = array_filter($this->backend->commits(), static fn (array $c): bool => ($c['changes'][0][0] ?? '') === 'swap');
+        self::assertCount(1, $swaps, 'the refused swap changed nothing');
     }
 
     public function testARebuildingProjectorShowsItsProgressAsAStatus(): void
