@@ -90,7 +90,7 @@ fn projector<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 
 #[test]
 fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it() {
-    let daemon = TestDaemon::start_new();
+    let mut daemon = TestDaemon::start_new();
     let php = Php::new(&daemon.socket, &daemon.region);
     let mut client = daemon.client();
     let events = vec![
@@ -183,6 +183,23 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
     assert!(worker(&php, &["--resume=labels"]).status.success());
     assert!(worker(&fixed, &["--once"]).status.success());
     assert_eq!(checkpoint(&status_json(&daemon), "labels"), 6);
+
+    // With the daemon down, `eventsrv status` reads the statuses from the region file.
+    assert!(worker(&php, &["--pause=labels"]).status.success());
+    daemon.stop_clean();
+    let (status, stdout, stderr) = daemon.cli(&[
+        "status",
+        "--json",
+        "--socket",
+        daemon.socket.to_str().expect("utf-8"),
+        "--region",
+        daemon.region.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+    assert_eq!(projector(&report, "labels")["status"], "paused");
+    assert_eq!(projector(&report, "labels")["checkpoint"], 6);
+    daemon.start();
 
     let unknown = worker(&php, &["--retry=nobody"]);
     assert_eq!(unknown.status.code(), Some(2));
