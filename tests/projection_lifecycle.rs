@@ -186,6 +186,14 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
 
     // With the daemon down, `eventsrv status` reads the statuses from the region file.
     assert!(worker(&php, &["--pause=labels"]).status.success());
+    let listed = worker(&php, &["--status"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.lines().any(|line| line.starts_with("labels")
+            && line.contains("paused")
+            && line.contains("checkpoint 6")),
+        "{listed}"
+    );
     daemon.stop_clean();
     let (status, stdout, stderr) = daemon.cli(&[
         "status",
