@@ -92,9 +92,13 @@ impl RegionWriter {
     /// together with their header. Nothing under `old` is written.
     fn count_out(&mut self, old: ClassAt, name_len: u64) {
         let list_off = old.entity_list_off();
+        let cells = self.list_len_own(list_off);
+        // The old list never grows again: drop its share of the chunk reserve, so the reserve
+        // equals what a writer restored from an image of this region computes.
+        self.chunk_reserve_bytes -= next_chunk_bytes(cells);
         let mut live = 0u64;
         let mut bytes = class_header_bytes(name_len);
-        for index in 0..self.list_len_own(list_off) {
+        for index in 0..cells {
             let cell_off = self.list_entry_own(list_off, index);
             let value = self.atomic_u64(cell_off).load(Ordering::Relaxed);
             if value != 0 {
