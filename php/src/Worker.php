@@ -58,8 +58,8 @@ final class Worker
     /** Current batch size: the configured one, halved after a commit that was too large. */
     private int $batchSize;
 
-    /** @var array<string, ProjectorStatus> by projector name, read from the region every batch */
-    private array $statuses = [];
+    /** Read from the region every batch. */
+    private ProjectorStatuses $statuses;
 
     /**
      * @param list<Projector> $projectors
@@ -87,6 +87,7 @@ final class Worker
         }
         $this->options = \is_array($options) ? WorkerOptions::fromArray($options) : $options;
         $this->batchSize = $this->options->batchSize;
+        $this->statuses = new ProjectorStatuses();
         $this->log = $log === null ? self::stderrLogger() : \Closure::fromCallable($log);
     }
 
@@ -109,7 +110,7 @@ final class Worker
                 $this->lowestCheckpoint(true),
             ));
             while (($reason = $this->stopReason($startedAt, $processed)) === null) {
-                $this->loadStatuses();
+                $this->statuses->reload();
                 $from = $this->lowestCheckpoint(true);
                 $committed = $this->backend()->waitForEvents($from, $this->options->sleepMs);
                 if ($committed <= $from || $this->stopRequested) {
@@ -302,7 +303,7 @@ final class Worker
      */
     private function processBatch(bool $withReactors, int $limit): ?int
     {
-        $this->loadStatuses();
+        $this->statuses->reload();
         $from = $this->lowestCheckpoint($withReactors);
         $events = $this->backend()->eventsAfter($from, max(1, min($limit, $this->batchSize)));
         if ($events === []) {
@@ -398,7 +399,7 @@ final class Worker
         $committed = $this->commitProjection($overlay, $working);
         foreach ($failures as $name => $failure) {
             if ($committed) {
-                $this->statuses[$name] = ProjectorStatus::failed($name, $failure);
+                $this->statuses->remember(ProjectorStatus::failed($name, $failure));
             }
             $this->logHandlerFailure($failure, $committed);
         }
@@ -471,68 +472,36 @@ final class Worker
         }
     }
 
-    /** Reads every projector's status from the region (no entity: active). */
-    private function loadStatuses(): void
-    {
-        $this->statuses = [];
-        foreach ($this->backend()->all(ProjectorStatus::class) as $status) {
-            if ($status instanceof ProjectorStatus) {
-                $this->statuses[$status->uuid] = $status;
-            }
-        }
-    }
-
     /** @return array<string, Projector> the projectors neither failed nor paused */
     private function runnableProjectors(): array
     {
         return array_filter(
             $this->projectors,
-            fn (string $name): bool => ($this->statuses[$name] ?? null)?->runs() ?? true,
+            fn (string $name): bool => $this->statuses->runs($name),
             ARRAY_FILTER_USE_KEY,
         );
     }
 
     /**
-     * Sets a projector's status (`--pause`, `--resume`, `--retry`): one commit of its status
-     * entity; a running worker picks it up at its next batch. Retry and resume both make the
-     * projector active again; it resumes after its checkpoint (a failed one: at the failing event).
+     * Sets a projector's status (`--pause`, `--resume`, `--retry`; ProjectorStatuses::set()).
      *
+     * @param string $projectorName checkpoint name, class name or short class name
      * @return string what changed, for the operator
      */
     public function setStatus(string $projectorName, string $status): string
     {
-        if (!\in_array($status, [ProjectorStatus::ACTIVE, ProjectorStatus::PAUSED], true)) {
-            throw new \InvalidArgumentException("a projector can be set active or paused, not $status");
-        }
         $name = array_key_first($this->selectProjectors([$projectorName]));
         \assert(\is_string($name));
-        $this->loadStatuses();
-        $before = $this->statuses[$name] ?? null;
-        $entity = ProjectorStatus::named($name, $status);
-        $checkpoint = $this->backend()->checkpoint($name);
-        $result = $this->backend()->commit([['upsert', ProjectorStatus::class, $name, $entity, $checkpoint]], [], null);
-        if (!empty($result['checkpoint_conflict'])) {
-            throw new EventSrvException('status commit refused: ' . json_encode($result));
-        }
-        return sprintf(
-            'projector %s: %s -> %s (checkpoint %d)%s',
-            $name,
-            $before?->status ?? ProjectorStatus::ACTIVE,
-            $status,
-            $checkpoint,
-            $before?->status === ProjectorStatus::FAILED
-                ? sprintf('; it failed on event #%d with %s: %s', $before->position, $before->exception, $before->error)
-                : '',
-        );
+        return $this->statuses->set($name, $status);
     }
 
     /** @return array<string, ProjectorStatus> every projector's status (active when none is stored) */
     public function statuses(): array
     {
-        $this->loadStatuses();
+        $this->statuses->reload();
         $all = [];
         foreach ($this->projectors as $name => $projector) {
-            $all[$name] = $this->statuses[$name] ?? ProjectorStatus::named($name, ProjectorStatus::ACTIVE);
+            $all[$name] = $this->statuses->of($name);
         }
         return $all;
     }
