@@ -105,7 +105,8 @@ final class ProjectorRebuild
                 $at = $last;
                 $head = max($head, $at);
                 if ($this->progress !== null) {
-                    ($this->progress)(new ProjectorRebuildProgress($this->name, $at, $head, $processed, microtime(true) - $started));
+                    $elapsed = microtime(true) - $started;
+                    ($this->progress)(new ProjectorRebuildProgress($this->name, $at, $head, $processed, $elapsed));
                 }
                 continue;
             }
@@ -170,7 +171,8 @@ final class ProjectorRebuild
         $status = $backend->find(ProjectorStatus::class, $this->name);
         if ($status instanceof ProjectorStatus && $status->status === ProjectorStatus::FAILED) {
             // the rebuilt projection went through every event, the failing one included
-            $changes[] = ['upsert', ProjectorStatus::class, $this->name, ProjectorStatus::named($this->name, ProjectorStatus::ACTIVE), $at];
+            $active = ProjectorStatus::named($this->name, ProjectorStatus::ACTIVE);
+            $changes[] = ['upsert', ProjectorStatus::class, $this->name, $active, $at];
         }
         $result = $backend->commit($changes, [[$this->name, $live, $at], [$checkpoint, $at, 0]], null);
         if (!empty($result['checkpoint_conflict'])) {
@@ -205,7 +207,8 @@ final class ProjectorRebuild
         $result = Runtime::backend()->commit($changes, $moves, null);
         if (!empty($result['checkpoint_conflict'])) {
             throw new EventSrvException(sprintf(
-                'rebuild %s: %s refused, checkpoint %s moved (expected %d, found %d): is another rebuild of it running?',
+                'rebuild %s: %s refused, checkpoint %s moved (expected %d, found %d): '
+                . 'is another rebuild of it running?',
                 $this->name,
                 $what,
                 $result['name'],

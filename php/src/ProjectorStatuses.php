@@ -60,7 +60,8 @@ final class ProjectorStatuses
         $backend = Runtime::backend();
         $checkpoint = $backend->checkpoint($projectorName);
         $entity = ProjectorStatus::named($projectorName, $status);
-        $result = $backend->commit([['upsert', ProjectorStatus::class, $projectorName, $entity, $checkpoint]], [], null);
+        $change = ['upsert', ProjectorStatus::class, $projectorName, $entity, $checkpoint];
+        $result = $backend->commit([$change], [], null);
         if (!empty($result['checkpoint_conflict'])) {
             throw new EventSrvException('status commit refused: ' . json_encode($result));
         }

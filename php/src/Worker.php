@@ -631,7 +631,9 @@ final class Worker
             $this->log(sprintf(
                 '%s: the event was not skipped; the other projectors keep running. Fix it, then run '
                 . 'eventsrv-worker --retry=<name> (it resumes at event #%s)',
-                $marked ? 'projector marked failed' : 'the failure could not be committed (checkpoint conflict); the batch runs again',
+                $marked
+                    ? 'projector marked failed'
+                    : 'the failure could not be committed (checkpoint conflict); the batch runs again',
                 $position ?? '?',
             ));
             return;
