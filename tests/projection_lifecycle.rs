@@ -7,7 +7,7 @@ mod php_support;
 mod support;
 
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
-use eventsrv_format::protocol::{NewEvent, Response};
+use eventsrv_format::protocol::{CheckpointMove, EntityChange, ErrorCode, NewEvent, Response};
 use eventsrv_format::vtree;
 use php_support::{repo_root, Php};
 use std::process::Output;
@@ -212,4 +212,47 @@ fn a_failing_projector_is_marked_failed_the_other_advances_and_retry_resumes_it(
     let unknown = worker(&php, &["--retry=nobody"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no projector named nobody"));
+}
+
+#[test]
+fn a_swap_the_daemon_cannot_apply_is_refused_whole() {
+    let daemon = TestDaemon::start_new();
+    let mut client = daemon.client();
+    client.append_any(STREAM, 1);
+    let swap = |class: &str, shadow: &str| EntityChange::SwapClass {
+        class: class.into(),
+        shadow: shadow.into(),
+    };
+    let moved = || {
+        vec![CheckpointMove {
+            name: "p".into(),
+            expected: 0,
+            position: 1,
+        }]
+    };
+    for (changes, why) in [
+        (vec![swap("A", "A")], "swapped with itself"),
+        (vec![swap("A", &"S".repeat(100_000))], "shadow class name"),
+    ] {
+        match client.commit(moved(), None, changes) {
+            Response::Error {
+                code: ErrorCode::InvalidEvent,
+                message,
+            } => assert!(message.contains(why), "{message}"),
+            other => panic!("expected a refusal naming {why}: {other:?}"),
+        }
+    }
+    let report = client.status();
+    assert!(
+        report["checkpoints"]
+            .as_array()
+            .expect("checkpoints")
+            .iter()
+            .all(|c| c["name"] != "p"),
+        "nothing of a refused commit was applied: {report}"
+    );
+    match client.commit(moved(), None, vec![swap("A", "S")]) {
+        Response::Committed { .. } => {}
+        other => panic!("a swap of two classes without entities: {other:?}"),
+    }
 }
