@@ -313,6 +313,13 @@ fn validate_commit(
             EntityChange::ResetClass { class } => {
                 check_len("class name", class.len(), TYPE_NAME_BYTES_MAX).map_err(at)?;
             }
+            EntityChange::SwapClass { class, shadow } => {
+                check_len("class name", class.len(), TYPE_NAME_BYTES_MAX).map_err(at)?;
+                check_len("shadow class name", shadow.len(), TYPE_NAME_BYTES_MAX).map_err(at)?;
+                if class == shadow {
+                    return Err(at(format!("class {class:?} cannot be swapped with itself")));
+                }
+            }
         }
     }
     Ok(())

@@ -40,6 +40,8 @@ pub trait StateStore {
     /// (class name, live entities) for every class.
     fn classes(&self) -> Result<Vec<(String, u64)>, RegionError>;
     fn checkpoints(&self) -> Result<Vec<(String, u64)>, RegionError>;
+    /// (uuid, vtree data) of every live entity of `class`, in insertion order.
+    fn entities_of(&self, class: &str) -> Result<Vec<(String, Vec<u8>)>, RegionError>;
     fn path(&self) -> &Path;
     /// Mark "a batch is being applied": the region no longer claims a log location.
     fn clear_applied_location(&self);
@@ -111,6 +113,22 @@ impl StateStore for RegionWriter {
     }
     fn checkpoints(&self) -> Result<Vec<(String, u64)>, RegionError> {
         self.view().checkpoints()
+    }
+    fn entities_of(&self, class: &str) -> Result<Vec<(String, Vec<u8>)>, RegionError> {
+        let view = self.view();
+        let Some(index) = view.class_index(class.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        view.entities(index)?
+            .map(|entity| {
+                entity.map(|entity| {
+                    (
+                        String::from_utf8_lossy(entity.uuid).into_owned(),
+                        entity.data.to_vec(),
+                    )
+                })
+            })
+            .collect()
     }
     fn path(&self) -> &Path {
         RegionWriter::path(self)

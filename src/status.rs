@@ -64,6 +64,76 @@ pub struct StatusReport {
     /// Snapshots written by this daemon (docs/snapshots.md).
     #[serde(default)]
     pub snapshots: Option<SnapshotStatus>,
+    /// Projector statuses stored by the worker (docs/php.md, "Projector statuses"): only
+    /// projectors that ever had one (no status entity means active).
+    #[serde(default)]
+    pub projectors: Vec<ProjectorStatusLine>,
+}
+
+/// The entity class the PHP worker stores projector statuses in (`EventSrv\ProjectorStatus`).
+pub const PROJECTOR_STATUS_CLASS: &str = "EventSrv\\ProjectorStatus";
+
+/// One `EventSrv\ProjectorStatus` entity, with the checkpoint of the same name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectorStatusLine {
+    pub name: String,
+    /// active, paused, failed or rebuilding
+    pub status: String,
+    /// failed: the failing event; rebuilding: the last event the rebuild committed
+    pub position: u64,
+    /// rebuilding: the head it works towards
+    pub target: u64,
+    pub checkpoint: u64,
+    pub exception: String,
+    pub error: String,
+    pub handler: String,
+    pub event: String,
+    pub since: String,
+}
+
+/// Projector statuses from the (uuid, vtree data) of the status entities; an entity whose data
+/// cannot be read is reported as status "unreadable" rather than hidden.
+fn projector_statuses(
+    entities: Vec<(String, Vec<u8>)>,
+    checkpoints: &[(String, u64)],
+) -> Vec<ProjectorStatusLine> {
+    entities
+        .into_iter()
+        .map(|(name, data)| {
+            let json = eventsrv_format::vtree::to_json(&data).unwrap_or_default();
+            let text = |field: &str| {
+                json.get(field)
+                    .and_then(|value| value.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let number = |field: &str| {
+                json.get(field)
+                    .and_then(|value| value.as_u64())
+                    .unwrap_or_default()
+            };
+            let status = match json.get("status").and_then(|value| value.as_str()) {
+                Some(status) => status.to_owned(),
+                None => "unreadable".to_owned(),
+            };
+            let checkpoint = checkpoints
+                .iter()
+                .find(|(checkpoint, _)| *checkpoint == name)
+                .map_or(0, |(_, position)| *position);
+            ProjectorStatusLine {
+                status,
+                position: number("position"),
+                target: number("target"),
+                checkpoint,
+                exception: text("exception"),
+                error: text("error"),
+                handler: text("handler"),
+                event: text("event"),
+                since: text("since"),
+                name,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +195,13 @@ pub fn daemon_report<S: StateStore>(
         tracing::error!("status: cannot list checkpoints: {e}");
         Vec::new()
     });
+    let status_entities = state
+        .entities_of(PROJECTOR_STATUS_CLASS)
+        .unwrap_or_else(|e| {
+            tracing::error!("status: cannot read projector statuses: {e}");
+            Vec::new()
+        });
+    let projectors = projector_statuses(status_entities, &checkpoints);
     StatusReport {
         daemon_running: true,
         daemon: Some(DaemonSection {
@@ -165,6 +242,7 @@ pub fn daemon_report<S: StateStore>(
         }),
         boot: Some(boot.clone()),
         snapshots: None,
+        projectors,
     }
 }
 
@@ -175,6 +253,17 @@ pub fn region_report(path: &Path) -> Result<StatusReport, RegionError> {
     let header = view.header();
     let classes = view.classes()?;
     let checkpoints = view.checkpoints()?;
+    let mut status_entities = Vec::new();
+    if let Some(index) = view.class_index(PROJECTOR_STATUS_CLASS.as_bytes())? {
+        for entity in view.entities(index)? {
+            let entity = entity?;
+            status_entities.push((
+                String::from_utf8_lossy(entity.uuid).into_owned(),
+                entity.data.to_vec(),
+            ));
+        }
+    }
+    let projectors = projector_statuses(status_entities, &checkpoints);
     let state = match header.state {
         RegionState::Building => "building",
         RegionState::Live => "live",
@@ -209,6 +298,7 @@ pub fn region_report(path: &Path) -> Result<StatusReport, RegionError> {
         log: None,
         boot: None,
         snapshots: None,
+        projectors,
     })
 }
 
@@ -295,6 +385,20 @@ pub fn render_text(report: &StatusReport) -> String {
     let _ = writeln!(w, "checkpoints:  {}", report.checkpoints.len());
     for checkpoint in &report.checkpoints {
         let _ = writeln!(w, "  {:<40} {}", checkpoint.name, checkpoint.position);
+    }
+    if !report.projectors.is_empty() {
+        let _ = writeln!(w, "projectors:   {} with a status", report.projectors.len());
+    }
+    for projector in &report.projectors {
+        let detail = match projector.status.as_str() {
+            "failed" => format!(
+                "on event #{} in {}: {}: {}",
+                projector.position, projector.handler, projector.exception, projector.error
+            ),
+            "rebuilding" => format!("at #{} of #{}", projector.position, projector.target),
+            _ => format!("checkpoint {}", projector.checkpoint),
+        };
+        let _ = writeln!(w, "  {:<40} {} {detail}", projector.name, projector.status);
     }
     let region = &report.region;
     let _ = writeln!(

@@ -61,6 +61,7 @@ impl WriteRequest {
                     } => class.len() + uuid.len() + data.len() + 32,
                     EntityChange::Delete { class, uuid } => class.len() + uuid.len() + 16,
                     EntityChange::ResetClass { class } => class.len() + 8,
+                    EntityChange::SwapClass { class, shadow } => class.len() + shadow.len() + 16,
                 })
                 .sum(),
             WriteRequest::AttachWorker | WriteRequest::Status | WriteRequest::Snapshot => 0,

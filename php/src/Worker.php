@@ -18,8 +18,12 @@ use EventSrv\Internal\Runtime;
  * checkpoints and the projected position as ONE atomic commit. Then the reactors handle the
  * batch, each committing its own checkpoint (at-least-once).
  *
- * A handler that throws stops the worker with status 1, after committing what was done before
- * the failing event; the event is never skipped. SIGTERM/SIGINT finish the batch and return 0.
+ * A handler that throws marks its projector failed (ProjectorStatus: exception, handler, event
+ * position) in the batch's commit, with that projector's checkpoint just before the failing event
+ * and its other changes of that event dropped; the other projectors commit the whole batch and
+ * keep running. Failed and paused projectors are skipped until `--retry` / `--resume` flips their
+ * status (read from the region at every batch). A failing reactor still stops the worker with
+ * status 1. SIGTERM/SIGINT finish the batch and return 0.
  *
  * One worker process owns all projectors of an app. Two workers on the same projectors stay
  * correct (checkpoint moves are compare-and-set; the loser drops its batch and re-reads), but
@@ -54,6 +58,9 @@ final class Worker
     /** Current batch size: the configured one, halved after a commit that was too large. */
     private int $batchSize;
 
+    /** Read from the region every batch. */
+    private ProjectorStatuses $statuses;
+
     /**
      * @param list<Projector> $projectors
      * @param list<Reactor> $reactors
@@ -80,6 +87,7 @@ final class Worker
         }
         $this->options = \is_array($options) ? WorkerOptions::fromArray($options) : $options;
         $this->batchSize = $this->options->batchSize;
+        $this->statuses = new ProjectorStatuses();
         $this->log = $log === null ? self::stderrLogger() : \Closure::fromCallable($log);
     }
 
@@ -102,6 +110,7 @@ final class Worker
                 $this->lowestCheckpoint(true),
             ));
             while (($reason = $this->stopReason($startedAt, $processed)) === null) {
+                $this->statuses->reload();
                 $from = $this->lowestCheckpoint(true);
                 $committed = $this->backend()->waitForEvents($from, $this->options->sleepMs);
                 if ($committed <= $from || $this->stopRequested) {
@@ -143,7 +152,9 @@ final class Worker
     }
 
     /**
-     * Rebuilds projections from the first event: in one commit, empties the entities() classes
+     * Rebuilds projections IN PLACE from the first event (readers see the projection empty, then
+     * growing: prefer rebuild(), which builds beside the live projection and swaps it in). In
+     * one commit, empties the entities() classes
      * of the selected projectors (default: all) and moves their checkpoints to 0; then runs them
      * up to the head. Reactors do not run and keep their checkpoints. Returns the number of
      * events processed.
@@ -197,6 +208,39 @@ final class Worker
             $processed,
             $this->lowestCheckpoint(false),
         ));
+        return $processed;
+    }
+
+    /**
+     * Rebuilds the selected projectors (default: all) beside their live projections, one after
+     * the other, and swaps each in atomically when it reaches the head (ProjectorRebuild). The
+     * live projections keep serving and a running worker keeps projecting meanwhile. Reactors do
+     * not run. SIGTERM/SIGINT stop between batches, leaving the live projection untouched.
+     *
+     * @param list<string> $projectorNames checkpoint names, class names or short class names
+     * @param (callable(ProjectorRebuildProgress): void)|null $progress after every committed batch
+     * @return int events processed
+     */
+    public function rebuild(array $projectorNames = [], ?callable $progress = null): int
+    {
+        Runtime::$inWorker = true; // not attached: persist() waits for the live worker, not for this
+        $this->installSignalHandlers();
+        $selected = $this->selectProjectors($projectorNames);
+        $processed = 0;
+        foreach ($selected as $name => $projector) {
+            if ($this->stopRequested) {
+                break;
+            }
+            $rebuild = new ProjectorRebuild(
+                $name,
+                $projector,
+                $this->batchSize,
+                $this->log,
+                $progress === null ? null : \Closure::fromCallable($progress),
+                fn (): bool => $this->stopRequested,
+            );
+            $processed += $rebuild->run();
+        }
         return $processed;
     }
 
@@ -259,6 +303,7 @@ final class Worker
      */
     private function processBatch(bool $withReactors, int $limit): ?int
     {
+        $this->statuses->reload();
         $from = $this->lowestCheckpoint($withReactors);
         $events = $this->backend()->eventsAfter($from, max(1, min($limit, $this->batchSize)));
         if ($events === []) {
@@ -302,43 +347,63 @@ final class Worker
     }
 
     /**
+     * Runs the runnable projectors over the events and commits once. A projector whose handler
+     * throws is marked failed: the batch is run again from the overlay's start with that
+     * projector stopping before the failing event (so none of that event's changes of it are
+     * kept), at most once per projector.
+     *
      * @param non-empty-list<Event> $events
      * @return bool false: another worker moved a checkpoint, the batch was dropped
      */
     private function projectAndCommit(array $events): bool
     {
-        $overlay = new Overlay($this->backend());
-        /** @var array<string, int> $working */
-        $working = array_intersect_key($this->checkpoints, $this->projectors);
-        $failure = null;
-        Runtime::beginProjecting($overlay);
-        try {
-            foreach ($events as $event) {
-                $position = $event->meta()->position();
-                $overlay->position = $position;
-                foreach ($this->projectors as $name => $projector) {
-                    if ($working[$name] >= $position) {
-                        continue;
-                    }
-                    Context::handling($event, static fn (): bool => $projector->handle($event));
-                    $working[$name] = $position;
-                }
-            }
-        } catch (EventHandlerFailedException $handlerFailure) {
-            $failure = $handlerFailure;
-        } finally {
-            Runtime::endProjecting();
-        }
-
-        if ($failure !== null) {
+        $runnable = $this->runnableProjectors();
+        /** @var array<string, int> $stopAt projector => position of its failing event */
+        $stopAt = [];
+        /** @var array<string, EventHandlerFailedException> $failures */
+        $failures = [];
+        while (true) {
+            $overlay = new Overlay($this->backend());
+            /** @var array<string, int> $working */
+            $working = array_intersect_key($this->checkpoints, $runnable);
+            $failing = null;
+            Runtime::beginProjecting($overlay);
             try {
-                $this->commitProjection($overlay, $working); // keep the work done before the failing event
-            } catch (\Throwable $commitFailure) {
-                $this->log('could not commit the work before the failure: ' . $commitFailure->getMessage());
+                foreach ($events as $event) {
+                    $position = $event->meta()->position();
+                    $overlay->position = $position;
+                    foreach ($runnable as $name => $projector) {
+                        if ($working[$name] >= $position || $position >= ($stopAt[$name] ?? PHP_INT_MAX)) {
+                            continue;
+                        }
+                        $failing = $name;
+                        Context::handling($event, static fn (): bool => $projector->handle($event));
+                        $failing = null;
+                        $working[$name] = $position;
+                    }
+                }
+            } catch (EventHandlerFailedException $handlerFailure) {
+                \assert($failing !== null && !isset($stopAt[$failing]));
+                $stopAt[$failing] = $handlerFailure->position() ?? $overlay->position;
+                $failures[$failing] = $handlerFailure;
+                continue; // run the batch again without the failing event for that projector
+            } finally {
+                Runtime::endProjecting();
             }
-            throw $failure;
+            break;
         }
-        return $this->commitProjection($overlay, $working);
+        foreach ($failures as $name => $failure) {
+            $overlay->position = min($stopAt[$name], $this->backend()->positions()['committed']);
+            $overlay->save(ProjectorStatus::failed($name, $failure));
+        }
+        $committed = $this->commitProjection($overlay, $working);
+        foreach ($failures as $name => $failure) {
+            if ($committed) {
+                $this->statuses->remember(ProjectorStatus::failed($name, $failure));
+            }
+            $this->logHandlerFailure($failure, $committed);
+        }
+        return $committed;
     }
 
     /** @param array<string, int> $working projector checkpoints after the batch */
@@ -353,7 +418,8 @@ final class Worker
         if ($moves === [] && $overlay->isEmpty()) {
             return true;
         }
-        $result = $this->backend()->commit($overlay->changes(), $moves, min($working));
+        $projected = $working === [] ? null : min($working);
+        $result = $this->backend()->commit($overlay->changes(), $moves, $projected);
         if (!empty($result['checkpoint_conflict'])) {
             $this->logConflict($result);
             return false;
@@ -406,6 +472,40 @@ final class Worker
         }
     }
 
+    /** @return array<string, Projector> the projectors neither failed nor paused */
+    private function runnableProjectors(): array
+    {
+        return array_filter(
+            $this->projectors,
+            fn (string $name): bool => $this->statuses->runs($name),
+            ARRAY_FILTER_USE_KEY,
+        );
+    }
+
+    /**
+     * Sets a projector's status (`--pause`, `--resume`, `--retry`; ProjectorStatuses::set()).
+     *
+     * @param string $projectorName checkpoint name, class name or short class name
+     * @return string what changed, for the operator
+     */
+    public function setStatus(string $projectorName, string $status): string
+    {
+        $name = array_key_first($this->selectProjectors([$projectorName]));
+        \assert(\is_string($name));
+        return $this->statuses->set($name, $status);
+    }
+
+    /** @return array<string, ProjectorStatus> every projector's status (active when none is stored) */
+    public function statuses(): array
+    {
+        $this->statuses->reload();
+        $all = [];
+        foreach ($this->projectors as $name => $projector) {
+            $all[$name] = $this->statuses->of($name);
+        }
+        return $all;
+    }
+
     private function loadCheckpoints(): void
     {
         $stored = $this->backend()->checkpoints();
@@ -438,9 +538,10 @@ final class Worker
 
     private function lowestCheckpoint(bool $withReactors): int
     {
+        $runnable = $this->runnableProjectors();
         $positions = array_intersect_key($this->checkpoints, $withReactors
-            ? $this->projectors + $this->reactors
-            : $this->projectors);
+            ? $runnable + $this->reactors
+            : $runnable);
         return $positions === [] ? $this->backend()->positions()['committed'] : min($positions);
     }
 
@@ -507,7 +608,7 @@ final class Worker
         pcntl_signal(SIGINT, $handler);
     }
 
-    private function logHandlerFailure(EventHandlerFailedException $failure): void
+    private function logHandlerFailure(EventHandlerFailedException $failure, bool $marked = false): void
     {
         $cause = $failure->getPrevious();
         \assert($cause !== null);
@@ -526,6 +627,17 @@ final class Worker
             $cause->getLine(),
         ));
         $this->log("stack trace:\n" . $cause->getTraceAsString());
+        if ($kind === 'projector') {
+            $this->log(sprintf(
+                '%s: the event was not skipped; the other projectors keep running. Fix it, then run '
+                . 'eventsrv-worker --retry=<name> (it resumes at event #%s)',
+                $marked
+                    ? 'projector marked failed'
+                    : 'the failure could not be committed (checkpoint conflict); the batch runs again',
+                $position ?? '?',
+            ));
+            return;
+        }
         $this->log(sprintf(
             'worker stopped: the event was not skipped; fix the %s and restart the worker (it resumes at event #%s)',
             $kind,

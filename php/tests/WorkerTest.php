@@ -8,11 +8,16 @@ use EventSrv\Entity;
 use EventSrv\Event;
 use EventSrv\EventHandlerFailedException;
 use EventSrv\Projector;
+use EventSrv\ProjectorRebuild;
+use EventSrv\ProjectorRebuildProgress;
+use EventSrv\ProjectorStatus;
+use EventSrv\Internal\Runtime;
 use EventSrv\StateException;
 use EventSrv\Tests\Fixtures\AccountOpened;
 use EventSrv\Tests\Fixtures\BankAccount;
 use EventSrv\Tests\Fixtures\MoneyAdded;
 use EventSrv\Tests\Fixtures\RecordingReactor;
+use EventSrv\Tests\Fixtures\SwapRacingBackend;
 use EventSrv\Tests\Fixtures\Tag;
 use EventSrv\Tests\Fixtures\TagProjector;
 use EventSrv\Tests\Fixtures\Wallet;
@@ -155,40 +160,108 @@ final class WorkerTest extends TestCase
         self::assertSame(3, $this->backend->checkpoint($projector->name()));
     }
 
-    public function testAFailingHandlerCommitsWhatCameBeforeAndStops(): void
+    public function testAFailingProjectorIsMarkedFailedWhileTheOthersAdvanceAndRetryResumesIt(): void
     {
         $uuid = BankAccount::open('Ada')->add(1)->add(13)->add(2)->persist()->uuid();
-        $projector = new WalletProjector();
-        $projector->failOnAmount = 13;
+        $wallets = new WalletProjector();
+        $wallets->failOnAmount = 13;
+        $tags = new TagProjector();
 
-        try {
-            $this->worker([$projector])->runOnce();
-            self::fail('expected the handler failure');
-        } catch (EventHandlerFailedException $failure) {
-            self::assertSame(3, $failure->position());
-            self::assertSame('onMoneyAdded', $failure->method());
-            self::assertSame(WalletProjector::class, $failure->handlerClass());
-            self::assertInstanceOf(MoneyAdded::class, $failure->event());
-            self::assertSame('refusing amount 13', $failure->getPrevious()?->getMessage());
-        }
+        self::assertSame(4, $this->worker([$wallets, $tags])->runOnce());
 
+        self::assertSame(2, $this->backend->checkpoint(WalletProjector::class), 'stays before the failing event');
+        self::assertSame(4, $this->backend->checkpoint('tags'), 'the other projector went through the batch');
+        self::assertSame(1, Wallet::find($uuid)?->balance);
+        $commits = $this->backend->commits();
+        self::assertCount(1, $commits, 'failure, work before it and the other projector: one commit');
+        self::assertSame([[WalletProjector::class, 0, 2], ['tags', 0, 4]], $commits[0]['checkpoints']);
+        self::assertSame(2, $commits[0]['projected']);
+        $status = ProjectorStatus::find(WalletProjector::class);
+        self::assertSame(ProjectorStatus::FAILED, $status?->status);
+        self::assertSame(3, $status->position);
+        self::assertSame(\RuntimeException::class, $status->exception);
+        self::assertSame('refusing amount 13', $status->error);
+        self::assertSame(WalletProjector::class . '::onMoneyAdded', $status->handler);
+        self::assertSame(MoneyAdded::class, $status->event);
+        self::assertStringContainsString('projector marked failed', implode("\n", $this->logLines));
+
+        // A failed projector is skipped; the worker keeps running the others.
+        BankAccount::open('Bob')->persist();
+        $this->worker([$wallets, $tags])->runOnce();
         self::assertSame(2, $this->backend->checkpoint(WalletProjector::class));
+        self::assertSame(5, $this->backend->checkpoint('tags'));
         self::assertSame(1, Wallet::find($uuid)?->balance);
 
-        $projector->failOnAmount = null; // fixed: a restart resumes at the failed event
-        $this->worker([$projector])->runOnce();
-        self::assertSame(16, Wallet::find($uuid)?->balance);
+        $wallets->failOnAmount = null; // fixed
+        $said = $this->worker([$wallets, $tags])->setStatus('WalletProjector', ProjectorStatus::ACTIVE);
+        self::assertStringContainsString('failed -> active', $said);
+        self::assertStringContainsString('failed on event #3', $said);
+        $this->worker([$wallets, $tags])->runOnce();
+        self::assertSame(16, Wallet::find($uuid)?->balance, 'resumed at the failing event');
+        self::assertSame(5, $this->backend->checkpoint(WalletProjector::class));
+        self::assertSame(ProjectorStatus::ACTIVE, ProjectorStatus::find(WalletProjector::class)?->status);
     }
 
-    public function testRunLogsAHandlerFailureAndReturnsNonZero(): void
+    public function testTheChangesAFailingHandlerMadeBeforeThrowingAreNotCommitted(): void
     {
-        BankAccount::open('Ada')->add(13)->persist();
+        $uuid = BankAccount::open('Ada')->add(13)->persist()->uuid();
+        $halfDone = new class extends Projector {
+            public function name(): string
+            {
+                return 'half-done';
+            }
+
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                $tag->uuid = $event->meta()->aggregateUuid();
+                $tag->label = 'opened';
+                $tag->save();
+            }
+
+            public function onMoneyAdded(MoneyAdded $event): void
+            {
+                $tag = Tag::find($event->meta()->aggregateUuid()) ?? throw new \LogicException('tag missing');
+                $tag->label = 'half-done';
+                $tag->save();
+                throw new \RuntimeException('after saving');
+            }
+        };
+
+        $this->worker([$halfDone, new WalletProjector()])->runOnce();
+
+        self::assertSame('opened', Tag::find($uuid)?->label, 'the failing event left nothing behind');
+        self::assertSame(1, $this->backend->checkpoint('half-done'));
+        self::assertSame(13, Wallet::find($uuid)?->balance, 'the other projector handled the event');
+        self::assertSame(ProjectorStatus::FAILED, ProjectorStatus::find('half-done')?->status);
+    }
+
+    public function testAPausedProjectorIsSkippedUntilResumed(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(5)->persist()->uuid();
+        $worker = $this->worker([new WalletProjector(), new TagProjector()]);
+        $worker->setStatus('tags', ProjectorStatus::PAUSED);
+
+        $worker->runOnce();
+        self::assertSame(5, Wallet::find($uuid)?->balance);
+        self::assertSame(0, $this->backend->checkpoint('tags'));
+        self::assertSame(ProjectorStatus::PAUSED, $worker->statuses()['tags']->status);
+
+        $worker->setStatus('tags', ProjectorStatus::ACTIVE);
+        $worker->runOnce();
+        self::assertSame(2, $this->backend->checkpoint('tags'));
+        self::assertSame('ada', Tag::find($uuid)?->label);
+    }
+
+    public function testRunKeepsRunningWhenAProjectorFails(): void
+    {
+        BankAccount::open('Ada')->add(13)->add(1)->persist();
         $projector = new WalletProjector();
         $projector->failOnAmount = 13;
 
-        $status = $this->worker([$projector])->run();
+        $status = $this->worker([$projector, new TagProjector()], [], ['max_events' => 3])->run();
 
-        self::assertSame(1, $status);
+        self::assertSame(0, $status);
         $log = implode("\n", $this->logLines);
         self::assertStringContainsString(
             'projector ' . WalletProjector::class . ' failed on event #2 ' . MoneyAdded::class
@@ -196,6 +269,81 @@ final class WorkerTest extends TestCase
             $log,
         );
         self::assertStringContainsString('the event was not skipped', $log);
+        self::assertSame(3, $this->backend->checkpoint('tags'));
+    }
+
+    public function testRebuildBuildsBesideTheLiveProjectionAndSwapsAtTheHead(): void
+    {
+        $ada = BankAccount::open('Ada')->add(10)->add(5)->persist()->uuid();
+        $live = new WalletProjector();
+        $this->worker([$live])->runOnce();
+        self::assertSame(15, Wallet::find($ada)?->balance);
+
+        $seen = [];
+        $progress = function (ProjectorRebuildProgress $progress) use ($ada, &$seen): void {
+            // Readers keep seeing the whole live projection while the rebuild runs.
+            self::assertSame($seen === [] ? 15 : 115, Wallet::find($ada)?->balance);
+            $seen[] = $progress->position;
+            if (\count($seen) === 1) {
+                // Meanwhile an event is appended and the live worker projects it.
+                BankAccount::retrieve($ada)->add(100)->persist();
+                $this->worker([new WalletProjector()])->runOnce();
+                self::assertSame(4, $this->backend->checkpoint(WalletProjector::class));
+            }
+        };
+        $processed = $this->worker([new WalletProjector()], [], ['batch_size' => 2])->rebuild([], $progress);
+
+        self::assertSame(4, $processed);
+        self::assertSame([2, 4], $seen);
+        self::assertSame(115, Wallet::find($ada)?->balance);
+        self::assertSame(4, $this->backend->checkpoint(WalletProjector::class));
+        self::assertSame(0, $this->backend->checkpoint(WalletProjector::class . ' (rebuild)'));
+        self::assertNull(ProjectorStatus::find(WalletProjector::class . ' (rebuild)'));
+        self::assertSame(1, Wallet::count());
+        $last = $this->backend->commits()[\count($this->backend->commits()) - 1];
+        self::assertSame(['swap', Wallet::class, ProjectorRebuild::shadowClass(Wallet::class)], $last['changes'][0]);
+        self::assertSame([[WalletProjector::class, 4, 4], [WalletProjector::class . ' (rebuild)', 4, 0]], $last['checkpoints']);
+        foreach ($this->backend->commits() as $commit) {
+            foreach ($commit['changes'] as $change) {
+                if ($change[0] === 'upsert' && $commit !== $this->backend->commits()[0] && $commit['checkpoints'][0][0] !== WalletProjector::class) {
+                    self::assertNotSame(Wallet::class, $change[1], 'the rebuild never writes the live class');
+                }
+            }
+        }
+    }
+
+    public function testASwapRefusedBecauseTheLiveWorkerMovedCatchesUpAndSwapsAgain(): void
+    {
+        $ada = BankAccount::open('Ada')->add(10)->persist()->uuid();
+        $this->worker([new WalletProjector()])->runOnce();
+        $racing = new SwapRacingBackend($this->backend);
+        Runtime::useBackend($racing);
+        $racing->beforeFirstSwap = function () use ($ada): void {
+            BankAccount::retrieve($ada)->add(7)->persist();
+            $this->worker([new WalletProjector()])->runOnce(); // the live worker: checkpoint 2 -> 3
+        };
+
+        $this->worker([new WalletProjector()])->rebuild();
+
+        self::assertStringContainsString('swap refused, checkpoint ' . WalletProjector::class . ' moved (expected 2, found 3)', implode("\n", $this->logLines));
+        self::assertSame(17, Wallet::find($ada)?->balance, 'the event the live worker projected meanwhile is in the swapped-in projection');
+        self::assertSame(3, $this->backend->checkpoint(WalletProjector::class));
+        $swaps = array_filter($this->backend->commits(), static fn (array $c): bool => ($c['changes'][0][0] ?? '') === 'swap');
+        self::assertCount(1, $swaps, 'the refused swap changed nothing');
+    }
+
+    public function testARebuildingProjectorShowsItsProgressAsAStatus(): void
+    {
+        BankAccount::open('Ada')->add(1)->add(2)->persist();
+        $statuses = [];
+        $this->worker([new WalletProjector()], [], ['batch_size' => 1])->rebuild(
+            ['WalletProjector'],
+            static function (ProjectorRebuildProgress $progress) use (&$statuses): void {
+                $status = ProjectorStatus::find(WalletProjector::class . ' (rebuild)');
+                $statuses[] = [$status?->status, $status?->position, $status?->target, $progress->head];
+            },
+        );
+        self::assertSame([['rebuilding', 1, 3, 3], ['rebuilding', 2, 3, 3], ['rebuilding', 3, 3, 3]], $statuses);
     }
 
     public function testRunStopsAtMaxEventsWithStatus0(): void

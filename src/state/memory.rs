@@ -94,6 +94,11 @@ impl StateStore for MemoryState {
             EntityChange::ResetClass { class } => {
                 self.entities.entry(class.clone()).or_default().clear();
             }
+            EntityChange::SwapClass { class, shadow } => {
+                let rebuilt = self.entities.remove(shadow).unwrap_or_default();
+                self.entities.insert(class.clone(), rebuilt);
+                self.entities.insert(shadow.clone(), Default::default());
+            }
         }
         Ok(())
     }
@@ -146,6 +151,18 @@ impl StateStore for MemoryState {
             .iter()
             .map(|(n, p)| (n.clone(), *p))
             .collect())
+    }
+    fn entities_of(&self, class: &str) -> Result<Vec<(String, Vec<u8>)>, RegionError> {
+        Ok(self
+            .entities
+            .get(class)
+            .map(|entities| {
+                entities
+                    .iter()
+                    .map(|(uuid, (data, _))| (uuid.clone(), data.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
     fn path(&self) -> &Path {
         &self.path

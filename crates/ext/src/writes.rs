@@ -134,7 +134,7 @@ fn entity_change(index: usize, change: &Zval) -> ExtResult<EntityChange> {
     let bad = |why: &str| {
         ExtError::InvalidArgument(format!(
             "commit(): changes[{index}] {why}; expected ['upsert', \\$class, \\$uuid, \\$entity, \
-             \\$position], ['delete', \\$class, \\$uuid] or ['reset', \\$class]"
+             \\$position], ['delete', \\$class, \\$uuid], ['reset', \\$class] or ['swap', \\$class, \\$shadow]"
         ))
     };
     let change = engine::deref(change)
@@ -170,6 +170,12 @@ fn entity_change(index: usize, change: &Zval) -> ExtResult<EntityChange> {
             })
         }
         b"reset" => Ok(EntityChange::ResetClass { class }),
+        b"swap" => {
+            let shadow = string_at(change, 2)
+                .map(|c| text(engine::normalize_class(c)))
+                .ok_or_else(|| bad("has no shadow class"))?;
+            Ok(EntityChange::SwapClass { class, shadow })
+        }
         other => Err(bad(&format!(
             "has the unknown operation '{}'",
             lossy(other)

@@ -49,6 +49,14 @@ pub enum EntityChange {
     ResetClass {
         class: String,
     },
+    /// Make the entities of `shadow` (a rebuild built them beside the live ones) the entities of
+    /// `class`, in one step readers see whole, and leave `shadow` empty; the entities `class`
+    /// had become garbage (docs/region.md, "Swapping a class"). Appended last: variants are
+    /// encoded by index.
+    SwapClass {
+        class: String,
+        shadow: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,6 +314,23 @@ mod tests {
         assert_eq!(&frame[5..9], &8u32.to_le_bytes());
         let back: Response = read_message(&mut &frame[..]).unwrap();
         assert_eq!(back, snapshotted);
+    }
+
+    #[test]
+    fn swap_class_is_appended_after_the_earlier_entity_changes() {
+        let swap = EntityChange::SwapClass {
+            class: "A".into(),
+            shadow: "S".into(),
+        };
+        let bytes = bincode_options().serialize(&swap).unwrap();
+        assert_eq!(&bytes[..4], &3u32.to_le_bytes());
+        let reset = EntityChange::ResetClass { class: "A".into() };
+        assert_eq!(
+            &bincode_options().serialize(&reset).unwrap()[..4],
+            &2u32.to_le_bytes()
+        );
+        let back: EntityChange = bincode_options().deserialize(&bytes).unwrap();
+        assert_eq!(back, swap);
     }
 
     #[test]

@@ -11,6 +11,10 @@ use EventSrv\Entity;
  * reads go through here, so a handler sees the changes earlier handlers of the same batch made;
  * at the end of the batch changes() becomes the one commit sent to the daemon.
  *
+ * A rebuild beside the live projection passes $storedAs (class => shadow class in the region):
+ * handlers still see and save their own entity classes, but reads of the committed entities and
+ * the commit go to the shadow classes (docs/php.md, "Rebuilding beside the live projection").
+ *
  * Insertion order follows the daemon's rules: an updated entity keeps its place, a new one goes
  * to the end, one deleted and created again in the same batch goes to the end too.
  *
@@ -29,8 +33,15 @@ final class Overlay implements EntityReader
      */
     private array $changes = [];
 
-    public function __construct(private EntityReader $committed)
+    /** @param array<class-string<Entity>, string> $storedAs class => region class it is stored as */
+    public function __construct(private EntityReader $committed, private array $storedAs = [])
     {
+    }
+
+    /** @param class-string<Entity> $class */
+    private function stored(string $class): string
+    {
+        return $this->storedAs[$class] ?? $class;
     }
 
     public function save(Entity $entity): void
@@ -52,7 +63,7 @@ final class Overlay implements EntityReader
     public function delete(string $class, string $uuid): void
     {
         $change = $this->changes[$class][$uuid] ?? null;
-        $dropStored = ($change['dropStored'] ?? false) || $this->committed->find($class, $uuid) !== null;
+        $dropStored = ($change['dropStored'] ?? false) || $this->committed->find($this->stored($class), $uuid) !== null;
         if (!$dropStored && $change === null) {
             return; // neither stored nor saved in this batch: nothing to delete
         }
@@ -63,7 +74,7 @@ final class Overlay implements EntityReader
     {
         $change = $this->changes[$class][$uuid] ?? null;
         if ($change === null) {
-            return $this->committed->find($class, $uuid);
+            return $this->committed->find($this->stored($class), $uuid);
         }
         return $change['entity'] === null ? null : clone $change['entity'];
     }
@@ -72,11 +83,11 @@ final class Overlay implements EntityReader
     {
         $changes = $this->changes[$class] ?? [];
         if ($changes === []) {
-            return $this->committed->all($class);
+            return $this->committed->all($this->stored($class));
         }
         $entities = [];
         $listed = [];
-        foreach ($this->committed->all($class) as $stored) {
+        foreach ($this->committed->all($this->stored($class)) as $stored) {
             $change = $changes[$stored->uuid] ?? null;
             if ($change === null) {
                 $entities[] = $stored;
@@ -100,7 +111,7 @@ final class Overlay implements EntityReader
     public function count(string $class): int
     {
         if (($this->changes[$class] ?? []) === []) {
-            return $this->committed->count($class);
+            return $this->committed->count($this->stored($class));
         }
         return \count($this->all($class));
     }
@@ -119,6 +130,7 @@ final class Overlay implements EntityReader
     {
         $list = [];
         foreach ($this->changes as $class => $byUuid) {
+            $class = $this->stored($class);
             foreach ($byUuid as $uuid => $change) {
                 $uuid = (string) $uuid;
                 if ($change['dropStored']) {

@@ -206,6 +206,7 @@ final class InMemoryBackend implements Backend
                 'upsert' => $this->entities[$change[1]][$change[2]] = self::copy(self::publicProperties($change[3])),
                 'delete' => $this->deleteEntity($change[1], $change[2]),
                 'reset' => $this->entities[$change[1]] = [],
+                'swap' => [$this->entities[$change[1]], $this->entities[$change[2]]] = [$this->entities[$change[2]] ?? [], []],
             };
         }
         foreach ($checkpoints as [$name, , $position]) {

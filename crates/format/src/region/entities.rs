@@ -8,33 +8,44 @@ use super::RegionError;
 use super::RegionWriter;
 use std::sync::atomic::Ordering;
 
-/// A class as the writer sees it.
+/// A class as the writer sees it: its entry in the classes list and the class header that entry
+/// points at now (its own header, or the one a swap put there; docs/region.md).
 #[derive(Debug, Clone, Copy)]
-struct ClassAt {
-    class_index: u32,
-    header_off: u64,
+pub(super) struct ClassAt {
+    /// Position in the classes list (what readers cache; never changes).
+    pub(super) list_index: u32,
+    /// Key index of the current header: the prefix of its entities' keys.
+    pub(super) class_index: u32,
+    pub(super) header_off: u64,
 }
 
 impl ClassAt {
-    fn entity_list_off(self) -> u64 {
+    pub(super) fn entity_list_off(self) -> u64 {
         self.header_off + CLASS_OFF_ENTITY_LIST
     }
 }
 
 impl RegionWriter {
-    fn find_class(&self, class: &[u8]) -> Option<ClassAt> {
+    pub(super) fn find_class(&self, class: &[u8]) -> Option<ClassAt> {
         let found = self.find_key(CELL_CLASS, class)?;
-        let header = self
-            .view()
+        let view = self.view();
+        let own = view
             .class_header(found.value)
             .expect("writer's own class header");
+        // The class cell keeps pointing at the class's own header (name → list index); the
+        // entities live under whatever header the classes list entry points at now.
+        let header_off = self.list_entry_own(OFF_CLASSES_LIST, u64::from(own.class_index));
+        let current = view
+            .class_header(header_off)
+            .expect("writer's own class header");
         Some(ClassAt {
-            class_index: header.class_index,
-            header_off: found.value,
+            list_index: own.class_index,
+            class_index: current.class_index,
+            header_off,
         })
     }
 
-    fn create_class(&mut self, class: &[u8]) -> Result<ClassAt, RegionError> {
+    pub(super) fn create_class(&mut self, class: &[u8]) -> Result<ClassAt, RegionError> {
         let class_count = self.list_len_own(OFF_CLASSES_LIST);
         let class_index = u32::try_from(class_count).expect("fewer than 2^32 classes");
         let header_off = self.write_class_header(class_index, class)?;
@@ -43,6 +54,7 @@ impl RegionWriter {
         self.list_append(OFF_CLASSES_LIST, header_off)?;
         self.reserve_new_list();
         Ok(ClassAt {
+            list_index: class_index,
             class_index,
             header_off,
         })

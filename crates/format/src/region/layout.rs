@@ -33,6 +33,12 @@ pub const OFF_CHECKPOINTS_LIST: u64 = 896;
 pub const OFF_APPLIED_SEGMENT: u64 = 1280;
 pub const OFF_APPLIED_OFFSET: u64 = 1288;
 pub const OFF_APPLIED_RECORDS: u64 = 1296;
+/// Class swaps applied so far (docs/region.md, "Swapping a class"); the n-th swap gives the
+/// emptied shadow the entity key index `SWAP_KEY_INDEX_BASE + n`.
+pub const OFF_CLASS_SWAPS: u64 = 1304;
+/// Entity key indexes from here on belong to class headers made by a swap; class indexes (the
+/// position in the classes list) stay below it.
+pub const SWAP_KEY_INDEX_BASE: u32 = 0x8000_0000;
 
 pub const STATE_BUILDING: u32 = 0;
 pub const STATE_LIVE: u32 = 1;

@@ -1,6 +1,8 @@
 //! Chunked append-only lists (events, classes, checkpoints, each class's entity cells):
 //! checked entry reads for readers, appends for the writer. Layout: docs/region.md.
-//! Must never: let a reader read an entry at or past the count it loaded, or rewrite an entry.
+//! Must never: let a reader read an entry at or past the count it loaded, or rewrite an entry
+//! other than a classes-list entry during a class swap (the one switchable entry kind, loaded
+//! with acquire through [`RegionView::list_entry_acquire`]).
 
 use super::layout::*;
 use super::reader::{corrupt, le_u64};
@@ -35,6 +37,25 @@ impl<'a> RegionView<'a> {
             .load(Ordering::Acquire);
         self.arena_check(chunk_off, list_chunk_bytes(chunk), "list chunk")?;
         Ok(le_u64(self.bytes(chunk_off + 8 * entry, 8)?, 0))
+    }
+
+    /// Like [`RegionView::list_entry`], for an entry the writer may switch after publishing it
+    /// (classes-list entries: a class swap stores a new class header there with release).
+    pub(super) fn list_entry_acquire(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
+        let (chunk, entry) = list_slot(index);
+        if chunk >= LIST_CHUNKS_MAX as u64 {
+            return corrupt(
+                list_off,
+                format!("list entry {index} lies beyond the last chunk"),
+            );
+        }
+        let chunk_off = self
+            .atomic_u64(list_off + 8 + 8 * chunk)?
+            .load(Ordering::Acquire);
+        self.arena_check(chunk_off, list_chunk_bytes(chunk), "list chunk")?;
+        Ok(self
+            .atomic_u64(chunk_off + 8 * entry)?
+            .load(Ordering::Acquire))
     }
 }
 
@@ -98,6 +119,21 @@ impl RegionWriter {
         self.view()
             .list_entry(list_off, index)
             .expect("writer's own list is consistent")
+    }
+
+    /// Switch published entry `index` of the list at `list_off` to `entry` (release). Only a
+    /// class swap does this, on the classes list; readers load those entries with acquire.
+    pub(super) fn list_switch_entry(&mut self, list_off: u64, index: u64, entry: u64) {
+        assert!(
+            index < self.list_count_own(list_off),
+            "switching list entry {index} that was never published"
+        );
+        let (chunk, at) = list_slot(index);
+        let chunk_off = self
+            .atomic_u64(list_off + 8 + 8 * chunk)
+            .load(Ordering::Relaxed);
+        self.atomic_u64(chunk_off + 8 * at)
+            .store(entry, Ordering::Release);
     }
 
     pub(super) fn list_len_own(&self, list_off: u64) -> u64 {

@@ -12,7 +12,8 @@
 //! holding both its checked reader side and its writer side: `records` (cells, class headers,
 //! entity and event records), `index` (the hash table), `list` (chunked lists), and `entities`
 //! (the writer's entity bookkeeping), and `image` (the applied log location, region images for
-//! snapshots, adopting a surviving region file).
+//! snapshots, adopting a surviving region file), and `swap` (the writer's class swap that makes a
+//! rebuilt projection live).
 
 mod entities;
 mod image;
@@ -22,6 +23,7 @@ mod list;
 mod queries;
 mod reader;
 mod records;
+mod swap;
 mod writer;
 
 pub use image::{LogLocation, RegionImage};

@@ -120,18 +120,24 @@ impl<'a> RegionView<'a> {
             let name = String::from_utf8_lossy(header.name).into_owned();
             classes.push((
                 name,
-                header.class_index,
+                u32::try_from(index).expect("class index below 2^32"),
                 header.live_count.load(Ordering::Acquire),
             ));
         }
         Ok(classes)
     }
 
-    /// Class header of class `index` (an entry of the classes list the caller knows exists).
+    /// Class header of class `index` (an entry of the classes list the caller knows exists):
+    /// the class's own header, or the one a class swap put in its place. Either way its
+    /// `class_index` is the key index of the class's entities now (docs/region.md).
     fn class_by_index(&self, index: u64) -> Result<ClassHeader<'a>, RegionError> {
-        let header_off = self.list_entry(OFF_CLASSES_LIST, index)?;
+        let header_off = self.list_entry_acquire(OFF_CLASSES_LIST, index)?;
         let header = self.class_header(header_off)?;
-        if u64::from(header.class_index) != index {
+        let key_index = u64::from(header.class_index);
+        let own_or_swapped = key_index == index
+            || key_index >= u64::from(SWAP_KEY_INDEX_BASE)
+            || key_index < self.list_count(OFF_CLASSES_LIST)?;
+        if !own_or_swapped {
             return corrupt(
                 header_off,
                 format!(
@@ -156,6 +162,12 @@ impl<'a> RegionView<'a> {
         class_index: u32,
         uuid: &[u8],
     ) -> Result<Option<EntityRef<'a>>, RegionError> {
+        // One acquire load of the class's list entry: a class swap between two finds is seen
+        // whole by each (the old entities or the new ones, never a mix).
+        let Some(header) = self.class_if_any(class_index)? else {
+            return Ok(None);
+        };
+        let class_index = header.class_index;
         // The key on the stack for ordinary ids (a uuid is 36 bytes): no allocation per read.
         let mut on_stack = [0u8; ENTITY_KEY_ON_STACK_BYTES];
         let heap;
@@ -184,16 +196,16 @@ impl<'a> RegionView<'a> {
     }
 
     pub fn entities(&self, class_index: u32) -> Result<EntityIter<'a>, RegionError> {
-        let (list_off, count) = match self.class_if_any(class_index)? {
+        let (list_off, count, key_index) = match self.class_if_any(class_index)? {
             Some(header) => {
                 let list_off = header.off + CLASS_OFF_ENTITY_LIST;
-                (list_off, self.list_count(list_off)?)
+                (list_off, self.list_count(list_off)?, header.class_index)
             }
-            None => (0, 0),
+            None => (0, 0, class_index),
         };
         Ok(EntityIter {
             view: *self,
-            class_index,
+            class_index: key_index,
             list_off,
             count,
             next: 0,

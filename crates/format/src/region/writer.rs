@@ -229,6 +229,7 @@ impl RegionWriter {
                     + 2 * LIST_SHARE_PER_ENTRY_BYTES
             }
             EntityChange::Delete { .. } | EntityChange::ResetClass { .. } => 0,
+            EntityChange::SwapClass { class, shadow } => Self::swap_bytes_bound(class, shadow),
         }
     }
 
@@ -315,7 +316,7 @@ impl RegionWriter {
         Ok(())
     }
 
-    /// Apply one entity change (upsert, delete, reset class). On `Full` nothing was written.
+    /// Apply one entity change (upsert, delete, reset class, swap class). On `Full` nothing was written.
     pub fn apply_change(&mut self, change: &EntityChange) -> Result<(), RegionError> {
         match change {
             EntityChange::Upsert {
@@ -331,6 +332,9 @@ impl RegionWriter {
             EntityChange::ResetClass { class } => {
                 self.reset_class(class.as_bytes());
                 Ok(())
+            }
+            EntityChange::SwapClass { class, shadow } => {
+                self.swap_class(class.as_bytes(), shadow.as_bytes())
             }
         }
     }

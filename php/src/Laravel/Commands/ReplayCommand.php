@@ -11,8 +11,9 @@ use Illuminate\Console\Command;
 use Illuminate\Console\ConfirmableTrait;
 
 /**
- * `php artisan eventsrv:replay [Projector ...]`: rebuilds projections from the first event
- * (all projectors, or the named ones), behind a progress bar. Reactors do not run.
+ * `php artisan eventsrv:replay [Projector ...]`: rebuilds projections (all, or the named ones)
+ * beside the live ones, which keep serving, and swaps each in atomically at the head
+ * (Worker::rebuild()), behind a progress bar with events/s and ETA. Reactors do not run.
  */
 final class ReplayCommand extends Command
 {
@@ -24,7 +25,7 @@ final class ReplayCommand extends Command
         {--force : Replay without asking in production}';
 
     /** @var string */
-    protected $description = 'Rebuild eventsrv projections from the first event';
+    protected $description = 'Rebuild eventsrv projections beside the live ones and swap them in';
 
     public function handle(HandlerRegistry $registry): int
     {
@@ -43,7 +44,7 @@ final class ReplayCommand extends Command
             $this->error('Replay failed: ' . $failure::class . ': ' . $failure->getMessage());
             return 1;
         }
-        $this->info("Replayed $replayed event(s).");
+        $this->info("Replayed $replayed event(s) beside the live projection and swapped it in.");
         return 0;
     }
 }

@@ -14,10 +14,11 @@ use Symfony\Component\Console\Input\InputInterface;
 use Symfony\Component\Console\Output\OutputInterface;
 
 /**
- * `bin/console eventsrv:replay [Projector ...]`: rebuilds projections from the first event (all
- * projectors, or the named ones) behind a progress bar. Reactors do not run.
+ * `bin/console eventsrv:replay [Projector ...]`: rebuilds projections (all, or the named ones)
+ * beside the live ones, which keep serving, and swaps each in atomically at the head
+ * (Worker::rebuild()), behind a progress bar with events/s and ETA. Reactors do not run.
  */
-#[AsCommand(name: 'eventsrv:replay', description: 'Rebuild eventsrv projections from the first event')]
+#[AsCommand(name: 'eventsrv:replay', description: 'Rebuild eventsrv projections beside the live ones and swap them in')]
 final class ReplayCommand extends Command
 {
     public function __construct(private readonly Handlers $handlers)
@@ -28,7 +29,7 @@ final class ReplayCommand extends Command
     protected function configure(): void
     {
         $this
-            ->setDescription('Rebuild eventsrv projections from the first event')
+            ->setDescription('Rebuild eventsrv projections beside the live ones and swap them in')
             ->addArgument(
                 'projector',
                 InputArgument::IS_ARRAY | InputArgument::OPTIONAL,
@@ -52,7 +53,7 @@ final class ReplayCommand extends Command
             $output->writeln('<error>Replay failed: ' . $failure::class . ': ' . $failure->getMessage() . '</error>');
             return 1;
         }
-        $output->writeln("<info>Replayed $replayed event(s).</info>");
+        $output->writeln("<info>Replayed $replayed event(s) beside the live projection and swapped it in.</info>");
         return 0;
     }
 }

@@ -4,57 +4,46 @@ declare(strict_types=1);
 
 namespace EventSrv\Symfony\Console;
 
-use EventSrv\Native;
+use EventSrv\ProjectorRebuildProgress;
 use EventSrv\Worker;
 use Symfony\Component\Console\Helper\ProgressBar;
 use Symfony\Component\Console\Output\OutputInterface;
 
 /**
- * Runs Worker::replay() behind a progress bar (`eventsrv:replay`).
- *
- * The Worker reports nothing between batches, but every batch it commits moves the projected
- * position in shared memory (the lowest projector checkpoint, i.e. the replay's progress), so a
- * once-a-second SIGALRM tick reads that position and advances the bar. Without pcntl the bar
- * jumps from start to end.
+ * Runs Worker::rebuild() (beside the live projection, swapped in at the head) behind a progress
+ * bar with events/s and ETA, for `eventsrv:replay` in Laravel and Symfony. The worker reports
+ * after every committed batch; the bar's maximum follows the head as events keep coming.
  */
 final class ReplayProgress
 {
-    private const TICK_SECONDS = 1;
-
     /**
      * @param list<string> $projectorNames names, class names or short class names; [] = all
-     * @return int events replayed
+     * @return int events processed by the rebuilds
      */
     public static function run(Worker $worker, array $projectorNames, OutputInterface $output): int
     {
-        $head = (int) Native::positions()['committed'];
-        $bar = new ProgressBar($output, max(1, $head));
-        $bar->setFormat(' %current%/%max% events [%bar%] %percent:3s%% %elapsed:6s%');
+        $bar = new ProgressBar($output, 1);
+        $bar->setFormat(' %projector% %current%/%max% events [%bar%] %percent:3s%% %rate% events/s ETA %eta%');
+        $bar->setMessage('', 'projector');
+        $bar->setMessage('0', 'rate');
+        $bar->setMessage('?', 'eta');
         $bar->start();
-
-        $ticking = \function_exists('pcntl_alarm') && \function_exists('pcntl_async_signals');
-        if ($ticking) {
-            pcntl_async_signals(true);
-            pcntl_signal(SIGALRM, static function () use ($bar, $head): void {
-                $bar->setProgress(min($head, (int) Native::positions()['projected']));
-                pcntl_alarm(self::TICK_SECONDS);
-            });
-            pcntl_alarm(self::TICK_SECONDS);
-        }
+        $report = static function (ProjectorRebuildProgress $progress) use ($bar): void {
+            $bar->setMessage($progress->projector, 'projector');
+            $bar->setMaxSteps(max(1, $progress->head));
+            $bar->setMessage((string) (int) round($progress->eventsPerSecond()), 'rate');
+            $eta = $progress->etaSeconds();
+            $bar->setMessage($eta === null ? '?' : sprintf('%d:%02d', intdiv((int) $eta, 60), (int) $eta % 60), 'eta');
+            $bar->setProgress(min($progress->position, max(1, $progress->head)));
+        };
         try {
-            $replayed = $worker->replay($projectorNames);
+            $processed = $worker->rebuild($projectorNames, $report);
         } catch (\Throwable $failure) {
             $output->writeln(''); // the error message gets its own line, not the end of the bar
             throw $failure;
-        } finally {
-            if ($ticking) {
-                pcntl_alarm(0);
-                pcntl_signal(SIGALRM, SIG_DFL);
-            }
         }
-        $bar->setProgress(max(1, $head));
         $bar->finish();
         $output->writeln('');
-        return $replayed;
+        return $processed;
     }
 }
