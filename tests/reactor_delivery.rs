@@ -238,14 +238,12 @@ fn events_a_reactor_records_are_caused_by_the_handled_event() {
     assert_ne!(recorded["event_id"], trigger_id);
 }
 
-/// Known hole, kept as a test that shows it (run with `--ignored`): a reactor created on an
-/// empty log gets checkpoint 0, which the region stores as "absent" (a never-seen checkpoint
-/// set to 0 writes nothing). If the worker dies before the reactor's first checkpoint commit,
-/// the next start sees a *new* reactor and puts it at the head: the events appended meanwhile
-/// are never delivered. Needs the region to store a checkpoint at 0 (crates/format) or the
-/// worker to keep a creation marker; see the report on branch h2.
+/// A reactor created on an empty log gets checkpoint 0, which the region stores as "absent" (a
+/// never-seen checkpoint set to 0 writes nothing). Its first commit also stores its status
+/// entity, so when the worker dies before the reactor's first checkpoint move, the next start
+/// knows the reactor and delivers the events appended meanwhile instead of starting it at the
+/// head. (Without the status entity this test fails: 0 of 5 delivered.)
 #[test]
-#[ignore = "known at-least-once hole for a reactor created on an empty log (see the doc comment)"]
 fn a_reactor_created_on_an_empty_log_and_killed_before_its_first_commit_misses_nothing() {
     let mut daemon = TestDaemon::new();
     daemon.start();

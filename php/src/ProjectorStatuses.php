@@ -33,6 +33,12 @@ final class ProjectorStatuses
         return $this->byName[$projectorName] ?? ProjectorStatus::named($projectorName, ProjectorStatus::ACTIVE);
     }
 
+    /** Whether a status entity is stored for the handler (it was started before). */
+    public function isStored(string $projectorName): bool
+    {
+        return isset($this->byName[$projectorName]);
+    }
+
     /** Whether the worker runs the projector (neither failed nor paused). */
     public function runs(string $projectorName): bool
     {

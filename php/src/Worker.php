@@ -519,17 +519,34 @@ final class Worker
         }
     }
 
-    /** A reactor without a checkpoint starts at the head: new reactors do not fire for history. */
+    /**
+     * A reactor without a checkpoint starts at the head: new reactors do not fire for history.
+     * Its first commit also stores an active status entity: the region keeps no checkpoint at 0,
+     * so on an empty log the status is what tells a restarted worker that the reactor exists
+     * (and must see the events appended meanwhile) rather than being new.
+     */
     private function startNewReactorsAtHead(): void
     {
+        $this->statuses->reload();
         foreach ($this->reactors as $name => $reactor) {
             if (isset($this->checkpoints[$name])) {
                 continue;
             }
+            if ($this->statuses->isStored($name)) {
+                $this->checkpoints[$name] = 0;
+                continue;
+            }
             $head = $this->backend()->positions()['committed'];
-            $result = $this->backend()->commit([], [[$name, 0, $head]], null);
+            $status = ProjectorStatus::named($name, ProjectorStatus::ACTIVE);
+            $result = $this->backend()->commit(
+                [['upsert', ProjectorStatus::class, $name, $status, $head]],
+                [[$name, 0, $head]],
+                null,
+            );
             if (!empty($result['checkpoint_conflict'])) {
                 $head = (int) $result['actual']; // another worker created it first
+            } else {
+                $this->statuses->remember($status);
             }
             $this->checkpoints[$name] = $head;
             $this->log("reactor $name is new: it starts at the head, position $head (past events do not fire it)");
