@@ -1,25 +1,29 @@
 //! One client connection, served by its own thread.
 //!
-//! Owns: reading frames (idle between frames for as long as the client likes; once a frame's
-//! first byte arrived, the rest within `FRAME_REST_TIMEOUT`), answering `Hello`/`Ping` itself,
-//! handing `Append`/`Commit`/`Status`/`AttachWorker` to the writer and sending its reply back,
-//! and the connection's share of the client/worker counters.
+//! Owns: reading frames through one `CONNECTION_READ_BUFFER_BYTES` buffer (a small frame is
+//! one `recv`; idle between frames for as long as the client likes; once a frame's first byte
+//! arrived, the rest within `FRAME_REST_TIMEOUT`; socket timeouts set once, at the start),
+//! answering `Hello`/`Ping` itself, handing `Append`/`Commit`/`Status`/`AttachWorker` to the
+//! writer and sending its reply back, and the connection's share of the client/worker counters.
 //! Must never: crash or touch the log because of what a client sent: a bad frame gets an
-//! `Error` (when possible), a log line with the peer pid, and a closed connection.
+//! `Error` (when possible), a log line with the peer pid, and a closed connection; trust a
+//! frame's length claim with memory before the bytes arrived.
 
-use crate::config::{FRAME_REST_TIMEOUT, RESPONSE_WRITE_TIMEOUT};
+use crate::config::{CONNECTION_READ_BUFFER_BYTES, FRAME_REST_TIMEOUT, RESPONSE_WRITE_TIMEOUT};
+use crate::reply;
 use crate::writer::{Counters, WriteRequest, WriterMessage};
-use crossbeam_channel::{bounded, Sender};
+use crate::writer_queue::QueueSender;
 use eventsrv_format::protocol::{self, ErrorCode, FrameError, Request, Response};
 use eventsrv_format::region::REGION_LAYOUT_VERSION;
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What every connection shares.
 pub struct ConnectionContext {
-    pub writer: Sender<WriterMessage>,
+    pub writer: QueueSender,
     pub counters: Arc<Counters>,
     pub region_path: String,
 }
@@ -33,6 +37,8 @@ pub fn serve(stream: UnixStream, context: Arc<ConnectionContext>) {
         peer_pid,
         worker: false,
         context,
+        input: FrameReader::new(),
+        answers: reply::Receiver::new(),
     };
     connection.run();
     connection.leave();
@@ -43,12 +49,21 @@ struct Connection {
     peer_pid: Option<i32>,
     worker: bool,
     context: Arc<ConnectionContext>,
+    input: FrameReader,
+    /// Reused for every request handed to the writer.
+    answers: reply::Receiver<Response>,
 }
 
 impl Connection {
     fn run(&mut self) {
-        if let Err(e) = self.stream.set_write_timeout(Some(RESPONSE_WRITE_TIMEOUT)) {
-            tracing::warn!(peer_pid = self.peer_pid, "cannot set a write timeout: {e}");
+        // Set once: a read that waits this long without a byte returns, so the frame timeout is
+        // checked; an idle connection simply reads again.
+        let timeouts = self
+            .stream
+            .set_write_timeout(Some(RESPONSE_WRITE_TIMEOUT))
+            .and_then(|()| self.stream.set_read_timeout(Some(FRAME_REST_TIMEOUT)));
+        if let Err(e) = timeouts {
+            tracing::warn!(peer_pid = self.peer_pid, "cannot set socket timeouts: {e}");
             return;
         }
         loop {
@@ -72,28 +87,8 @@ impl Connection {
     }
 
     fn read_request(&mut self) -> Result<Request, FrameError> {
-        self.stream.set_read_timeout(None)?;
-        let mut reader = ArmOnFirstByte {
-            stream: &self.stream,
-            armed: false,
-        };
-        let len = protocol::read_frame_len(&mut reader)?;
-        if !reader.armed {
-            self.stream.set_read_timeout(Some(FRAME_REST_TIMEOUT))?;
-        }
-        // Grow with what arrives instead of trusting the length claim up front.
-        let mut body = Vec::new();
-        (&self.stream).take(len as u64).read_to_end(&mut body)?;
-        if body.len() != len {
-            return Err(FrameError::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "connection closed after {} of {len} frame bytes",
-                    body.len()
-                ),
-            )));
-        }
-        protocol::decode_body(&body)
+        let body = self.input.next_frame(&self.stream)?;
+        protocol::decode_body(body)
     }
 
     /// Log why the connection is dropped and tell the client when the protocol allows it.
@@ -179,16 +174,19 @@ impl Connection {
     }
 
     fn ask_writer(&self, request: WriteRequest) -> Response {
-        let (reply, answer) = bounded(1);
+        let reply = self.answers.sender();
         if self
             .context
             .writer
             .send(WriterMessage::Request { request, reply })
             .is_err()
         {
+            // The message (and its reply sender) came back: the mailbox is empty again after
+            // the unanswered sender wakes it.
+            let _ = self.answers.recv();
             return shutting_down();
         }
-        answer.recv().unwrap_or_else(|_| shutting_down())
+        self.answers.recv().unwrap_or_else(|_| shutting_down())
     }
 
     fn leave(&mut self) {
@@ -217,19 +215,90 @@ pub fn peer_pid(stream: &UnixStream) -> Option<i32> {
         .map(|cred| cred.pid.as_raw_pid())
 }
 
-/// Reads without a timeout until the first byte of a frame arrives, then arms the frame timeout.
-struct ArmOnFirstByte<'a> {
-    stream: &'a UnixStream,
-    armed: bool,
+/// Frames from one socket through one buffer: as many bytes as are there in one `recv`, frames
+/// cut out of the buffer, the buffer grown only for a frame larger than it, and only as that
+/// frame's bytes arrive.
+struct FrameReader {
+    buffer: Vec<u8>,
+    /// Unconsumed bytes are `buffer[start..end]`.
+    start: usize,
+    end: usize,
 }
 
-impl Read for ArmOnFirstByte<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.stream.read(buf)?;
-        if n > 0 && !self.armed {
-            self.stream.set_read_timeout(Some(FRAME_REST_TIMEOUT))?;
-            self.armed = true;
+impl FrameReader {
+    fn new() -> FrameReader {
+        FrameReader {
+            buffer: vec![0; CONNECTION_READ_BUFFER_BYTES],
+            start: 0,
+            end: 0,
         }
-        Ok(n)
+    }
+
+    /// The next frame's body (after the length prefix). `Closed` if the peer closed between
+    /// frames. Waits between frames forever; once a frame started, its rest must arrive within
+    /// `FRAME_REST_TIMEOUT`.
+    fn next_frame(&mut self, mut stream: &UnixStream) -> Result<&[u8], FrameError> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.buffer.len() > CONNECTION_READ_BUFFER_BYTES && self.end == 0 {
+            // A large frame is done with: give its memory back.
+            self.buffer = vec![0; CONNECTION_READ_BUFFER_BYTES];
+        }
+        let mut frame_started: Option<Instant> = (self.end > self.start).then(Instant::now);
+        let mut need = protocol::FRAME_LENGTH_BYTES;
+        loop {
+            let available = self.end - self.start;
+            if available >= protocol::FRAME_LENGTH_BYTES
+                && need == protocol::FRAME_LENGTH_BYTES
+            {
+                let mut prefix = [0u8; protocol::FRAME_LENGTH_BYTES];
+                prefix.copy_from_slice(&self.buffer[self.start..self.start + protocol::FRAME_LENGTH_BYTES]);
+                need = protocol::FRAME_LENGTH_BYTES + protocol::parse_frame_len(prefix)?;
+            }
+            if available >= need && need > protocol::FRAME_LENGTH_BYTES {
+                let body = self.start + protocol::FRAME_LENGTH_BYTES..self.start + need;
+                self.start += need;
+                return Ok(&self.buffer[body]);
+            }
+            // Room for more: move what is left to the front, grow only by what a read can fill.
+            if self.end == self.buffer.len() {
+                self.buffer.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.end == self.buffer.len() {
+                    let grown = (self.buffer.len() * 2).min(need.max(self.buffer.len()));
+                    self.buffer.resize(grown, 0);
+                }
+            }
+            let read = stream.read(&mut self.buffer[self.end..]);
+            match read {
+                Ok(0) if available == 0 => return Err(FrameError::Closed),
+                Ok(0) => {
+                    return Err(FrameError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("connection closed after {available} bytes of a frame"),
+                    )))
+                }
+                Ok(n) => {
+                    self.end += n;
+                    frame_started.get_or_insert_with(Instant::now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && frame_started.is_none() => {}
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+            if frame_started.is_some_and(|started| started.elapsed() > FRAME_REST_TIMEOUT) {
+                return Err(FrameError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "frame incomplete",
+                )));
+            }
+        }
     }
 }

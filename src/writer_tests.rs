@@ -3,7 +3,8 @@
 use super::*;
 use crate::log;
 use crate::state::memory::MemoryState;
-use crossbeam_channel::bounded;
+use crate::reply;
+use crate::writer_queue::{writer_queue, QueueSender};
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
 use eventsrv_format::vtree;
 use std::path::Path;
@@ -59,16 +60,24 @@ fn writer(data_dir: &Path, state: MemoryState) -> Writer<MemoryState> {
     )
 }
 
+/// Queue `request`; its answer arrives on the returned mailbox.
+fn send(queue: &QueueSender, request: WriteRequest) -> reply::Receiver<Response> {
+    let answers = reply::Receiver::new();
+    queue
+        .send(WriterMessage::Request {
+            request,
+            reply: answers.sender(),
+        })
+        .expect("queue");
+    answers
+}
+
 /// Queue every request first (so they form one batch), then run the writer to completion.
 fn run_batch(data_dir: &Path, state: MemoryState, requests: Vec<WriteRequest>) -> Vec<Response> {
-    let (queue_tx, queue_rx) = bounded(requests.len() + 1);
+    let (queue_tx, queue_rx) = writer_queue();
     let mut answers = Vec::new();
     for request in requests {
-        let (reply, answer) = bounded(1);
-        queue_tx
-            .send(WriterMessage::Request { request, reply })
-            .expect("queue");
-        answers.push(answer);
+        answers.push(send(&queue_tx, request));
     }
     queue_tx.send(WriterMessage::Shutdown).expect("queue");
     assert_eq!(writer(data_dir, state).run(queue_rx), WriterExit::Clean);
@@ -291,17 +300,10 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         template.facts,
         shutdown.clone(),
     );
-    let (queue_tx, queue_rx) = bounded(8);
+    let (queue_tx, queue_rx) = writer_queue();
     let mut answers = Vec::new();
     for stream in ["a", "b"] {
-        let (reply, answer) = bounded(1);
-        queue_tx
-            .send(WriterMessage::Request {
-                request: append(stream, 0, 1),
-                reply,
-            })
-            .expect("queue");
-        answers.push(answer);
+        answers.push(send(&queue_tx, append(stream, 0, 1)));
     }
     assert_eq!(writer.run(queue_rx), WriterExit::Failed);
     assert!(
@@ -318,33 +320,22 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         ));
     }
     // The writer is gone: later requests cannot be queued.
-    let (reply, _answer) = bounded(1);
+    let later = reply::Receiver::new();
     assert!(queue_tx
         .send(WriterMessage::Request {
             request: WriteRequest::Status,
-            reply
+            reply: later.sender(),
         })
         .is_err());
+    assert!(later.recv().is_err(), "the refused request is never answered");
 }
 
 #[test]
 fn status_reports_positions_and_counters() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (queue_tx, queue_rx) = bounded(8);
-    let (reply, answer) = bounded(1);
-    queue_tx
-        .send(WriterMessage::Request {
-            request: append("a", 0, 1),
-            reply,
-        })
-        .expect("queue");
-    let (status_reply, status_answer) = bounded(1);
-    queue_tx
-        .send(WriterMessage::Request {
-            request: WriteRequest::Status,
-            reply: status_reply,
-        })
-        .expect("queue");
+    let (queue_tx, queue_rx) = writer_queue();
+    let answer = send(&queue_tx, append("a", 0, 1));
+    let status_answer = send(&queue_tx, WriteRequest::Status);
     queue_tx.send(WriterMessage::Shutdown).expect("queue");
     let writer = writer(dir.path(), MemoryState::default());
     writer.counters.workers.store(1, Ordering::Release);
