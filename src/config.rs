@@ -44,11 +44,6 @@ pub const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub const STATUS_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// Smallest segment size the hidden `--segment-bytes` flag accepts (tests force tiny segments).
 pub const SEGMENT_BYTES_MIN: u64 = 4096;
-/// Most batches written to the log whose fdatasync has not been reported (docs/formats.md#group-commit).
-/// Two: one being synced, one written while that sync runs and covered by the next. More would
-/// only split what arrives during one fdatasync into more writes and wakeups; the next sync
-/// covers them all anyway.
-pub const WRITTEN_BATCHES_IN_FLIGHT_MAX: usize = 2;
 /// Bytes a connection reads from its socket at once: a whole small frame in one `recv`.
 pub const CONNECTION_READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Largest config file read.

@@ -12,7 +12,6 @@
 
 use crate::batch::{AppliedKeys, BatchPlan, Planned, Unapplied};
 use crate::boot::{apply_record, BootSummary};
-use crate::config::WRITTEN_BATCHES_IN_FLIGHT_MAX;
 use crate::log::appender::WrittenBatch;
 use crate::log::{Log, LogError};
 use crate::reply;
@@ -242,26 +241,27 @@ impl<S: StateStore> Writer<S> {
     fn serve(&mut self, queue: &QueueReceiver) -> Result<(), LogError> {
         let mut stopping = false;
         loop {
-            let take = self.written_in_flight() < WRITTEN_BATCHES_IN_FLIGHT_MAX;
-            let deadline = if stopping {
+            let deadline = if !self.in_flight.is_empty() {
+                // A report is coming: wait for it, even when stopping.
+                None
+            } else if stopping {
                 Some(Instant::now())
-            } else if self.in_flight.is_empty() {
+            } else {
                 self.snapshots
                     .as_ref()
                     .and_then(|schedule| schedule.wait_budget(self.records))
                     .map(|budget| Instant::now() + budget)
-            } else {
-                None
             };
-            // While batches are in flight, a report is coming: wait for it even when stopping.
-            let deadline = deadline.filter(|_| self.in_flight.is_empty());
             let mut batch_bytes = 0usize;
             let mut batch_requests = 0usize;
-            let wake = queue.wait(take, self.durable_batch, deadline, &mut |message| {
+            // New requests are taken once every written batch is durable: what arrives during a
+            // sync becomes the next batch, written the moment the disk is free.
+            let take_when_durable = self.written_batch;
+            let wake = queue.wait(take_when_durable, self.durable_batch, deadline, &mut |m| {
                 if batch_requests >= BATCH_REQUESTS_MAX || batch_bytes >= BATCH_BYTES_MAX {
                     return false;
                 }
-                if let WriterMessage::Request { request, .. } = message {
+                if let WriterMessage::Request { request, .. } = m {
                     batch_requests += 1;
                     batch_bytes += request.batch_bytes();
                 }
@@ -274,10 +274,7 @@ impl<S: StateStore> Writer<S> {
                     source: error,
                 }));
             }
-            if wake.durable_batch > self.durable_batch {
-                self.durable_batch = wake.durable_batch;
-                self.complete_durable()?;
-            }
+            self.durable_batch = self.durable_batch.max(wake.durable_batch);
             let took_messages = !wake.messages.is_empty();
             let mut batch: Vec<Pending> = Vec::new();
             for message in wake.messages {
@@ -287,10 +284,13 @@ impl<S: StateStore> Writer<S> {
                     WriterMessage::Shutdown => stopping = true,
                 }
             }
-            self.publish_counters();
+            // Write the next batch and start its sync first, then apply and answer the batch
+            // that just became durable while the disk works.
             if !batch.is_empty() {
                 self.start_batch(batch, queue)?;
             }
+            self.complete_durable()?;
+            self.publish_counters();
             if self.in_flight.is_empty() {
                 self.snapshot_if_due();
                 let drained = wake.disconnected || (stopping && !took_messages);
@@ -299,14 +299,6 @@ impl<S: StateStore> Writer<S> {
                 }
             }
         }
-    }
-
-    /// Batches written to the log whose fdatasync has not been reported yet.
-    fn written_in_flight(&self) -> usize {
-        self.in_flight
-            .iter()
-            .filter(|batch| batch.written.is_some())
-            .count()
     }
 
     /// Plan `batch`; write its records and ask the syncer for them. Requests that write nothing
@@ -361,6 +353,10 @@ impl<S: StateStore> Writer<S> {
             self.in_flight.push_back(after);
             return Ok(());
         }
+        assert!(
+            self.durable_batch == self.written_batch,
+            "a batch is written only once every batch before it is durable"
+        );
         if self.log.needs_roll() && !self.in_flight.is_empty() {
             // A segment is sealed only once all of it is durable.
             self.drain(queue)?;
@@ -395,8 +391,9 @@ impl<S: StateStore> Writer<S> {
 
     /// Wait until every batch in flight is durable, applied and answered.
     fn drain(&mut self, queue: &QueueReceiver) -> Result<(), LogError> {
+        self.complete_durable()?;
         while !self.in_flight.is_empty() {
-            let wake = queue.wait(false, self.durable_batch, None, &mut |_| false);
+            let wake = queue.wait(u64::MAX, self.durable_batch, None, &mut |_| false);
             if let Some(error) = wake.sync_failure {
                 return Err(self.fail_not_durable(LogError::Io {
                     path: self.log.dir().to_path_buf(),
@@ -404,10 +401,8 @@ impl<S: StateStore> Writer<S> {
                     source: error,
                 }));
             }
-            if wake.durable_batch > self.durable_batch {
-                self.durable_batch = wake.durable_batch;
-                self.complete_durable()?;
-            }
+            self.durable_batch = self.durable_batch.max(wake.durable_batch);
+            self.complete_durable()?;
         }
         Ok(())
     }

@@ -179,18 +179,21 @@ pub struct Wake {
 }
 
 impl QueueReceiver {
-    /// Wait until a message is queued (if `take_messages`), the syncer reports past
-    /// `durable_seen`, every sender is gone, or `deadline` passes; then take queued messages in
-    /// order for as long as `accept` says yes.
+    /// Wait until a message is queued (messages count only once every batch up to
+    /// `take_when_durable` is durable: what arrives during a sync waits and forms the next
+    /// batch, without waking the writer per message), the syncer reports past `durable_seen`,
+    /// every sender is gone, or `deadline` passes; then take queued messages in order for as
+    /// long as `accept` says yes.
     pub fn wait(
         &self,
-        take_messages: bool,
+        take_when_durable: u64,
         durable_seen: u64,
         deadline: Option<Instant>,
         accept: &mut dyn FnMut(&WriterMessage) -> bool,
     ) -> Wake {
         let mut inner = self.shared.lock();
         loop {
+            let take_messages = inner.durable_batch >= take_when_durable;
             let ready = (take_messages && !inner.messages.is_empty())
                 || inner.durable_batch > durable_seen
                 || inner.sync_failure.is_some()
@@ -226,7 +229,7 @@ impl QueueReceiver {
             inner.writer_sleeping = false;
         }
         let mut messages = Vec::new();
-        if take_messages {
+        if inner.durable_batch >= take_when_durable {
             let count = inner
                 .messages
                 .iter()
@@ -365,7 +368,7 @@ mod tests {
             let sender = sender.clone();
             std::thread::spawn(move || sender.send(WriterMessage::Shutdown).is_ok())
         };
-        let wake = receiver.wait(true, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
+        let wake = receiver.wait(0, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
         assert_eq!(wake.messages.len(), 10);
         assert!(blocked.join().expect("sender thread"), "sent once room was made");
         let mut rest = 0;
@@ -376,6 +379,18 @@ mod tests {
         }
         assert_eq!(rest, WRITER_QUEUE_MAX - 10 + 1);
         assert!(saw_shutdown, "the blocked message arrived last");
+    }
+
+    #[test]
+    fn messages_wait_while_a_sync_runs_and_are_taken_with_its_report() {
+        let (sender, receiver) = writer_queue();
+        sender.send(WriterMessage::CountersChanged).expect("queued");
+        // Batch 1 is written and not durable: the queued message does not count.
+        let wake = receiver.wait(1, 0, Some(Instant::now()), &mut at_most(10));
+        assert!(wake.messages.is_empty());
+        receiver.syncer().report(SyncReport::Durable(1));
+        let wake = receiver.wait(1, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
+        assert_eq!((wake.messages.len(), wake.durable_batch), (1, 1));
     }
 
     #[test]
@@ -393,7 +408,7 @@ mod tests {
             drop(other);
             drop(sender);
         });
-        let wake = receiver.wait(true, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
+        let wake = receiver.wait(0, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
         assert!(wake.disconnected);
     }
 
@@ -415,7 +430,7 @@ mod tests {
             syncer.report(SyncReport::Durable(job.batch));
             job.batch
         });
-        let wake = receiver.wait(false, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(0));
+        let wake = receiver.wait(u64::MAX, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(0));
         assert_eq!(wake.durable_batch, 2);
         assert_eq!(thread.join().expect("syncer"), 2, "one sync covered both");
     }
