@@ -64,6 +64,16 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// The answer, if it already arrived (no waiting).
+    pub fn try_recv(&self) -> Option<Result<T, Unanswered>> {
+        let mut slot = self.mailbox.slot.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *slot, Slot::Empty) {
+            Slot::Answered(value) => Some(Ok(value)),
+            Slot::Dropped => Some(Err(Unanswered)),
+            Slot::Empty => None,
+        }
+    }
+
     /// Wait for the answer of the request whose sender was handed out last.
     pub fn recv(&self) -> Result<T, Unanswered> {
         let mut slot = self.mailbox.slot.lock().unwrap_or_else(|p| p.into_inner());

@@ -38,6 +38,9 @@ struct Inner {
     /// The writer's receiver is gone: sends fail.
     closed: bool,
     writer_sleeping: bool,
+    /// The sleeping writer would take a message (no sync it waits for is running): only then
+    /// does a send wake it, never once per request during a sync.
+    writer_takes_messages: bool,
     senders_waiting: usize,
     sync_job: Option<SyncJob>,
     /// The syncer is gone (it stops when asked to, or when the writer goes away).
@@ -90,6 +93,7 @@ pub fn writer_queue() -> (QueueSender, QueueReceiver) {
             senders: 1,
             closed: false,
             writer_sleeping: false,
+            writer_takes_messages: false,
             senders_waiting: 0,
             sync_job: None,
             syncer_stop: false,
@@ -157,7 +161,7 @@ impl QueueSender {
             return Err(Closed(message));
         }
         inner.messages.push_back(message);
-        if inner.writer_sleeping {
+        if inner.writer_sleeping && inner.writer_takes_messages {
             inner.writer_sleeping = false;
             drop(inner);
             self.shared.writer_wake.notify_one();
@@ -212,6 +216,7 @@ impl QueueReceiver {
                 None => None,
             };
             inner.writer_sleeping = true;
+            inner.writer_takes_messages = take_messages;
             inner = match timeout {
                 Some(left) => {
                     self.shared

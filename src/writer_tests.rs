@@ -354,3 +354,119 @@ fn status_reports_positions_and_counters() {
         (1, 1, 1)
     );
 }
+
+/// The writer's loop on its own thread, with the test playing the syncer: every step of the
+/// pipeline happens only when the test says so.
+fn serve_with_test_syncer(
+    writer: Writer<MemoryState>,
+) -> (
+    QueueSender,
+    crate::writer_queue::SyncerHandle,
+    std::thread::JoinHandle<(Writer<MemoryState>, Result<(), LogError>)>,
+) {
+    let (queue_tx, queue_rx) = writer_queue();
+    let syncer = queue_rx.syncer();
+    let thread = std::thread::spawn(move || {
+        let mut writer = writer;
+        let result = writer.serve(&queue_rx);
+        (writer, result)
+    });
+    (queue_tx, syncer, thread)
+}
+
+fn segment_len(data_dir: &Path) -> u64 {
+    let path = log::segment::segment_path(&log::segment::log_dir(data_dir), 1);
+    std::fs::metadata(path).expect("segment").len()
+}
+
+#[test]
+fn a_batch_is_written_before_its_sync_and_answered_and_applied_only_after_it() {
+    use crate::writer_queue::SyncReport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = writer(dir.path(), MemoryState::default());
+    let empty_log = segment_len(dir.path());
+    let (queue, syncer, thread) = serve_with_test_syncer(writer);
+
+    let first = send(&queue, append("a", 0, 1));
+    let job = syncer.next_job().expect("a sync job for batch 1");
+    assert_eq!(job.batch, 1);
+    let after_first = segment_len(dir.path());
+    assert!(after_first > empty_log, "written before the sync is asked for");
+    assert!(first.try_recv().is_none(), "not answered before it is durable");
+
+    // Arrives while batch 1 syncs: waits, and is not written yet.
+    let second = send(&queue, append("a", 1, 1));
+    let third = send(&queue, append("b", 0, 1));
+    assert_eq!(segment_len(dir.path()), after_first);
+
+    syncer.report(SyncReport::Durable(1));
+    assert!(matches!(
+        first.recv(),
+        Ok(Response::Appended {
+            stream_version: 1,
+            ..
+        })
+    ));
+    // Both waiting requests form batch 2, planned on top of batch 1.
+    let job = syncer.next_job().expect("a sync job for batch 2");
+    assert_eq!(job.batch, 2);
+    assert!(segment_len(dir.path()) > after_first);
+    assert!(second.try_recv().is_none() && third.try_recv().is_none());
+
+    // fsyncgate: a failed fdatasync acknowledges nothing of batch 2, applies nothing of it,
+    // and cuts it off the log; batch 1 stays.
+    syncer.report(SyncReport::Failed(std::io::Error::from_raw_os_error(
+        libc::EIO,
+    )));
+    for answer in [second, third] {
+        assert!(matches!(
+            answer.recv(),
+            Ok(Response::Error {
+                code: ErrorCode::Storage,
+                ..
+            })
+        ));
+    }
+    let (writer, result) = thread.join().expect("writer thread");
+    assert!(result.is_err(), "the writer stops after a failed sync");
+    assert_eq!(writer.state.stream_version("a"), 1);
+    assert_eq!(writer.state.stream_version("b"), 0);
+    assert_eq!(segment_len(dir.path()), after_first, "batch 2 cut off");
+    drop(queue);
+}
+
+#[test]
+fn requests_arriving_during_a_sync_are_planned_on_top_of_the_batch_being_synced() {
+    use crate::writer_queue::SyncReport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = writer(dir.path(), MemoryState::default());
+    let (queue, syncer, thread) = serve_with_test_syncer(writer);
+    let first = send(&queue, append("a", 0, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 1);
+    syncer.report(SyncReport::Durable(1));
+    assert!(first.recv().is_ok());
+    // A stale expectation that arrives while batch 3 syncs is neither taken nor answered until
+    // batch 3 is durable, and is then refused against it (before the region applied it).
+    let second = send(&queue, append("a", 1, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 2);
+    syncer.report(SyncReport::Durable(2));
+    assert!(second.recv().is_ok());
+    let third = send(&queue, append("a", 2, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 3);
+    let stale = send(&queue, append("a", 2, 1));
+    assert!(stale.try_recv().is_none());
+    syncer.report(SyncReport::Durable(3));
+    assert!(third.recv().is_ok());
+    assert!(matches!(
+        stale.recv(),
+        Ok(Response::Conflict {
+            actual_version: 3,
+            ..
+        })
+    ));
+    queue.send(WriterMessage::Shutdown).expect("queue");
+    let (writer, result) = thread.join().expect("writer thread");
+    assert!(result.is_ok());
+    assert_eq!(writer.state.stream_version("a"), 3);
+    assert!(writer.in_flight.is_empty() && writer.unapplied.is_empty());
+}
