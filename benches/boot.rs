@@ -78,10 +78,13 @@ fn main() {
         .sum();
     let status = daemon.client().status();
     let region_used = status["region"]["used_bytes"].as_u64().unwrap_or(0);
-    let entities_total: u64 = status["entities"]
-        .as_object()
-        .map(|classes| classes.values().filter_map(|n| n.as_u64()).sum())
-        .unwrap_or(0);
+    // A total, or a count per class.
+    let entities_total: u64 = status["entities"].as_u64().unwrap_or_else(|| {
+        status["entities"]
+            .as_object()
+            .map(|classes| classes.values().filter_map(|n| n.as_u64()).sum())
+            .unwrap_or(0)
+    });
     println!(
         "log: {log_bytes} bytes, region used: {region_used} bytes, entities: {entities_total} \
          ({})",

@@ -15,7 +15,7 @@ use crate::writer::{Counters, WriteRequest, WriterMessage};
 use crate::writer_queue::QueueSender;
 use eventsrv_format::protocol::{self, ErrorCode, FrameError, Request, Response};
 use eventsrv_format::region::REGION_LAYOUT_VERSION;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,7 +33,8 @@ pub struct ConnectionContext {
 pub fn serve(stream: UnixStream, context: Arc<ConnectionContext>) {
     let peer_pid = peer_pid(&stream);
     let mut connection = Connection {
-        stream,
+        stream: Arc::new(stream),
+        pending: false,
         peer_pid,
         worker: false,
         context,
@@ -45,7 +46,11 @@ pub fn serve(stream: UnixStream, context: Arc<ConnectionContext>) {
 }
 
 struct Connection {
-    stream: UnixStream,
+    /// Shared with the writer's reply sender, which answers on it directly when it can.
+    stream: Arc<UnixStream>,
+    /// A request handed to the writer is not known answered yet: nothing else is written on
+    /// the socket before its answer (answers stay in request order).
+    pending: bool,
     peer_pid: Option<i32>,
     worker: bool,
     context: Arc<ConnectionContext>,
@@ -67,7 +72,17 @@ impl Connection {
             return;
         }
         loop {
-            let request = match self.read_request() {
+            let read = self.read_request();
+            // The answer to the previous request goes out before anything else; usually the
+            // writer already sent it (the client only sends after reading it).
+            if let Err(e) = self.finish_pending() {
+                tracing::debug!(
+                    peer_pid = self.peer_pid,
+                    "client went away before its answer: {e}"
+                );
+                return;
+            }
+            let request = match read {
                 Ok(request) => request,
                 Err(FrameError::Closed) => return,
                 Err(error) => {
@@ -75,13 +90,34 @@ impl Connection {
                     return;
                 }
             };
-            let response = self.handle(request);
-            if let Err(e) = protocol::write_message(&mut self.stream, &response) {
+            let Some(response) = self.handle(request) else {
+                continue;
+            };
+            if let Err(e) = protocol::write_message(&mut &*self.stream, &response) {
                 tracing::debug!(
                     peer_pid = self.peer_pid,
                     "client went away before its answer: {e}"
                 );
                 return;
+            }
+        }
+    }
+
+    /// Wait until the request handed to the writer is answered, and write what the writer could
+    /// not send itself.
+    fn finish_pending(&mut self) -> Result<(), FrameError> {
+        if !self.pending {
+            return Ok(());
+        }
+        self.pending = false;
+        match self.answers.outcome() {
+            reply::Outcome::Sent => Ok(()),
+            reply::Outcome::Answer(response) => {
+                protocol::write_message(&mut &*self.stream, &response)
+            }
+            reply::Outcome::Rest(bytes) => Ok((&*self.stream).write_all(&bytes)?),
+            reply::Outcome::Unanswered => {
+                protocol::write_message(&mut &*self.stream, &shutting_down())
             }
         }
     }
@@ -118,7 +154,7 @@ impl Connection {
         );
         if let Some(code) = code {
             let _ = protocol::write_message(
-                &mut self.stream,
+                &mut &*self.stream,
                 &Response::Error {
                     code,
                     message: reason,
@@ -127,8 +163,9 @@ impl Connection {
         }
     }
 
-    fn handle(&mut self, request: Request) -> Response {
-        match request {
+    /// The answer to write now, or None when the writer answers (see `finish_pending`).
+    fn handle(&mut self, request: Request) -> Option<Response> {
+        let response = match request {
             Request::Hello {
                 client,
                 pid,
@@ -142,12 +179,12 @@ impl Connection {
                 }
             }
             Request::Ping => Response::Pong,
-            Request::Status => self.ask_writer(WriteRequest::Status),
+            Request::Status => return self.ask_writer(WriteRequest::Status),
             Request::Append {
                 stream,
                 expected_version,
                 events,
-            } => self.ask_writer(WriteRequest::Append {
+            } => return self.ask_writer(WriteRequest::Append {
                 stream,
                 expected_version,
                 events,
@@ -156,37 +193,39 @@ impl Connection {
                 checkpoints,
                 projected_position,
                 changes,
-            } => self.ask_writer(WriteRequest::Commit {
+            } => return self.ask_writer(WriteRequest::Commit {
                 checkpoints,
                 projected_position,
                 changes,
             }),
-            Request::Snapshot => self.ask_writer(WriteRequest::Snapshot),
+            Request::Snapshot => return self.ask_writer(WriteRequest::Snapshot),
             Request::AttachWorker => {
                 if !self.worker {
                     self.worker = true;
                     self.context.counters.workers.fetch_add(1, Ordering::AcqRel);
                     tracing::info!(peer_pid = self.peer_pid, "projector worker attached");
                 }
-                self.ask_writer(WriteRequest::AttachWorker)
+                return self.ask_writer(WriteRequest::AttachWorker);
             }
-        }
+        };
+        Some(response)
     }
 
-    fn ask_writer(&self, request: WriteRequest) -> Response {
-        let reply = self.answers.sender();
-        if self
+    /// Hand `request` to the writer, which answers on the socket (None), or the answer now.
+    fn ask_writer(&mut self, request: WriteRequest) -> Option<Response> {
+        let reply = self.answers.sender_on(Some(Arc::clone(&self.stream)));
+        if let Err(refused) = self
             .context
             .writer
             .send(WriterMessage::Request { request, reply })
-            .is_err()
         {
-            // The message (and its reply sender) came back: the mailbox is empty again after
-            // the unanswered sender wakes it.
-            let _ = self.answers.recv();
-            return shutting_down();
+            // The writer is gone; dropping the returned sender leaves the mailbox unanswered.
+            drop(refused);
+            let _ = self.answers.try_outcome();
+            return Some(shutting_down());
         }
-        self.answers.recv().unwrap_or_else(|_| shutting_down())
+        self.pending = true;
+        None
     }
 
     fn leave(&mut self) {
