@@ -1,6 +1,6 @@
 //! Boot time by source for a log of N events (default 200,000; `EVENTSRV_BENCH_EVENTS`) and M
-//! projected entities (default 20,000; `EVENTSRV_BENCH_ENTITIES`): surviving region vs snapshot
-//! + tail vs full replay. Prints a table; asserts only which source each boot used (timing is
+//! projected entities (default 20,000; `EVENTSRV_BENCH_ENTITIES`): surviving region vs
+//! snapshot plus tail vs full replay. Prints a table; asserts only which source each boot used (timing is
 //! measured, never asserted). `EVENTSRV_BENCH_REGION_BYTES` sizes the region (default 64 MiB,
 //! 4 GiB once entities or events are many); `EVENTSRV_BENCH_JSON=FILE` appends one JSON line per
 //! boot for bench/report.py (bench/run.sh --only boot).

@@ -184,20 +184,24 @@ impl Connection {
                 stream,
                 expected_version,
                 events,
-            } => return self.ask_writer(WriteRequest::Append {
-                stream,
-                expected_version,
-                events,
-            }),
+            } => {
+                return self.ask_writer(WriteRequest::Append {
+                    stream,
+                    expected_version,
+                    events,
+                })
+            }
             Request::Commit {
                 checkpoints,
                 projected_position,
                 changes,
-            } => return self.ask_writer(WriteRequest::Commit {
-                checkpoints,
-                projected_position,
-                changes,
-            }),
+            } => {
+                return self.ask_writer(WriteRequest::Commit {
+                    checkpoints,
+                    projected_position,
+                    changes,
+                })
+            }
             Request::Snapshot => return self.ask_writer(WriteRequest::Snapshot),
             Request::AttachWorker => {
                 if !self.worker {
@@ -289,11 +293,11 @@ impl FrameReader {
         let mut need = protocol::FRAME_LENGTH_BYTES;
         loop {
             let available = self.end - self.start;
-            if available >= protocol::FRAME_LENGTH_BYTES
-                && need == protocol::FRAME_LENGTH_BYTES
-            {
+            if available >= protocol::FRAME_LENGTH_BYTES && need == protocol::FRAME_LENGTH_BYTES {
                 let mut prefix = [0u8; protocol::FRAME_LENGTH_BYTES];
-                prefix.copy_from_slice(&self.buffer[self.start..self.start + protocol::FRAME_LENGTH_BYTES]);
+                prefix.copy_from_slice(
+                    &self.buffer[self.start..self.start + protocol::FRAME_LENGTH_BYTES],
+                );
                 need = protocol::FRAME_LENGTH_BYTES + protocol::parse_frame_len(prefix)?;
             }
             if available >= need && need > protocol::FRAME_LENGTH_BYTES {

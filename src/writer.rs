@@ -364,7 +364,10 @@ impl<S: StateStore> Writer<S> {
         let written = match self.log.write(&records) {
             Ok(written) => written,
             Err(error) => {
-                answer_all(answers, &format!("storage failure, nothing acknowledged: {error}"));
+                answer_all(
+                    answers,
+                    &format!("storage failure, nothing acknowledged: {error}"),
+                );
                 // What was written before this batch may still become durable: acknowledge it
                 // if it does, then stop.
                 if let Err(drain_error) = self.drain(queue) {
@@ -566,7 +569,10 @@ impl<S: StateStore> Writer<S> {
             image.location.records, self.records,
             "a snapshot covers exactly the records the region holds"
         );
-        assert!(self.in_flight.is_empty(), "a snapshot is of a region that holds the log");
+        assert!(
+            self.in_flight.is_empty(),
+            "a snapshot is of a region that holds the log"
+        );
         assert_eq!(image.committed_position, self.log.last_position());
         let copy = copy_started.elapsed();
         let schedule = self

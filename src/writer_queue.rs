@@ -268,7 +268,10 @@ impl QueueReceiver {
     pub fn request_sync(&self, job: SyncJob) {
         let mut inner = self.shared.lock();
         if let Some(pending) = &inner.sync_job {
-            assert!(pending.batch < job.batch, "sync jobs ask for ever later batches");
+            assert!(
+                pending.batch < job.batch,
+                "sync jobs ask for ever later batches"
+            );
         }
         assert!(
             job.batch > inner.durable_batch,
@@ -375,7 +378,10 @@ mod tests {
         };
         let wake = receiver.wait(0, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(10));
         assert_eq!(wake.messages.len(), 10);
-        assert!(blocked.join().expect("sender thread"), "sent once room was made");
+        assert!(
+            blocked.join().expect("sender thread"),
+            "sent once room was made"
+        );
         let mut rest = 0;
         let mut saw_shutdown = false;
         while let Some(message) = receiver.try_recv() {
@@ -435,7 +441,12 @@ mod tests {
             syncer.report(SyncReport::Durable(job.batch));
             job.batch
         });
-        let wake = receiver.wait(u64::MAX, 0, Some(Instant::now() + TEST_WAIT), &mut at_most(0));
+        let wake = receiver.wait(
+            u64::MAX,
+            0,
+            Some(Instant::now() + TEST_WAIT),
+            &mut at_most(0),
+        );
         assert_eq!(wake.durable_batch, 2);
         assert_eq!(thread.join().expect("syncer"), 2, "one sync covered both");
     }

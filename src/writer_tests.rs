@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::log;
-use crate::state::memory::MemoryState;
 use crate::reply;
+use crate::state::memory::MemoryState;
 use crate::writer_queue::{writer_queue, QueueSender};
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
 use eventsrv_format::vtree;
@@ -327,7 +327,10 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
             reply: later.sender(),
         })
         .is_err());
-    assert!(later.recv().is_err(), "the refused request is never answered");
+    assert!(
+        later.recv().is_err(),
+        "the refused request is never answered"
+    );
 }
 
 #[test]
@@ -355,15 +358,14 @@ fn status_reports_positions_and_counters() {
     );
 }
 
+/// The writer after its loop ended, and how it ended.
+type Served = std::thread::JoinHandle<(Writer<MemoryState>, Result<(), LogError>)>;
+
 /// The writer's loop on its own thread, with the test playing the syncer: every step of the
 /// pipeline happens only when the test says so.
 fn serve_with_test_syncer(
     writer: Writer<MemoryState>,
-) -> (
-    QueueSender,
-    crate::writer_queue::SyncerHandle,
-    std::thread::JoinHandle<(Writer<MemoryState>, Result<(), LogError>)>,
-) {
+) -> (QueueSender, crate::writer_queue::SyncerHandle, Served) {
     let (queue_tx, queue_rx) = writer_queue();
     let syncer = queue_rx.syncer();
     let thread = std::thread::spawn(move || {
@@ -391,8 +393,14 @@ fn a_batch_is_written_before_its_sync_and_answered_and_applied_only_after_it() {
     let job = syncer.next_job().expect("a sync job for batch 1");
     assert_eq!(job.batch, 1);
     let after_first = segment_len(dir.path());
-    assert!(after_first > empty_log, "written before the sync is asked for");
-    assert!(first.try_recv().is_none(), "not answered before it is durable");
+    assert!(
+        after_first > empty_log,
+        "written before the sync is asked for"
+    );
+    assert!(
+        first.try_recv().is_none(),
+        "not answered before it is durable"
+    );
 
     // Arrives while batch 1 syncs: waits, and is not written yet.
     let second = send(&queue, append("a", 1, 1));
