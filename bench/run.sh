@@ -90,7 +90,9 @@ cleanup() {
   rm -f "$REGION" "$REGION".building-*
   if ((KEEP)); then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal ends the script (the EXIT trap then cleans up); a bare trap would run on.
+trap 'exit 130' INT TERM
 
 start_daemon() {
   "$EVENTSRV_BIN" serve --data-dir "$TMP/eventsrv" --socket "$SOCK" --region "$REGION" \
