@@ -6,7 +6,8 @@
 #
 # --only: a comma-separated subset of reads,appends,latency,replay,boot (default: all). The
 # report keeps the rows of the scenarios not rerun from docs/bench/results.jsonl and says so.
-# boot runs benches/boot.rs at BOOT_EVENTS / BOOT_ENTITIES (env; defaults below).
+# boot runs benches/boot.rs BOOT_RUNS times (default RUNS) at BOOT_EVENTS / BOOT_ENTITIES /
+# BOOT_REGION_BYTES (env; defaults below).
 #
 # Installs the alternatives from Debian packages (apt-get), starts Redis (two instances:
 # persistence off, and AOF appendfsync always) and a private PostgreSQL cluster on unix sockets
@@ -42,7 +43,8 @@ fi
 ACCOUNTS=1000
 # Scenario 5 at scale (benches/boot.rs): the issue asks for 1M entities / 10M events; see
 # docs/bench.md for what fits this machine.
-BOOT_EVENTS="${BOOT_EVENTS:-2000000}"; BOOT_ENTITIES="${BOOT_ENTITIES:-1000000}"
+BOOT_EVENTS="${BOOT_EVENTS:-10000000}"; BOOT_ENTITIES="${BOOT_ENTITIES:-1000000}"
+BOOT_REGION_BYTES="${BOOT_REGION_BYTES:-8589934592}"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -193,10 +195,12 @@ run_php "$BENCH/php/replay.php" report "$REPLAY_EVENTS" "$(( (t1 - t0) / 1000 ))
 fi
 
 if wants boot; then
-  log "boot (scenario 5): $BOOT_EVENTS events, $BOOT_ENTITIES entities (benches/boot.rs), $RUNS runs"
+  BOOT_RUNS="${BOOT_RUNS:-$RUNS}"
+  log "boot (scenario 5): $BOOT_EVENTS events, $BOOT_ENTITIES entities (benches/boot.rs), $BOOT_RUNS runs"
   stop_daemon
-  for run in $(seq 1 "$RUNS"); do
+  for run in $(seq 1 "$BOOT_RUNS"); do
     (cd "$REPO" && EVENTSRV_BENCH_EVENTS="$BOOT_EVENTS" EVENTSRV_BENCH_ENTITIES="$BOOT_ENTITIES" \
+      EVENTSRV_BENCH_REGION_BYTES="$BOOT_REGION_BYTES" \
       EVENTSRV_BENCH_JSON="$RESULTS" TMPDIR=/var/tmp cargo bench -q -p eventsrv --bench boot 2>&1) | sed 's/^/    /' >&2
   done
 fi

@@ -282,6 +282,16 @@ impl QueueReceiver {
         self.shared.syncer_wake.notify_one();
     }
 
+    /// The writer synced every batch up to `batch` itself (nothing else was in flight).
+    pub fn durable_inline(&self, batch: u64) {
+        let mut inner = self.shared.lock();
+        assert!(
+            inner.sync_job.is_none() && batch > inner.durable_batch,
+            "the writer syncs inline only with nothing in flight"
+        );
+        inner.durable_batch = batch;
+    }
+
     /// A handle for the syncer thread.
     pub fn syncer(&self) -> SyncerHandle {
         SyncerHandle {

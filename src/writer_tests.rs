@@ -361,8 +361,8 @@ fn status_reports_positions_and_counters() {
 /// The writer after its loop ended, and how it ended.
 type Served = std::thread::JoinHandle<(Writer<MemoryState>, Result<(), LogError>)>;
 
-/// The writer's loop on its own thread, with the test playing the syncer: every step of the
-/// pipeline happens only when the test says so.
+/// The writer's loop on its own thread, with the test playing the syncer (and no inline sync
+/// when idle): every step of the pipeline happens only when the test says so.
 fn serve_with_test_syncer(
     writer: Writer<MemoryState>,
 ) -> (QueueSender, crate::writer_queue::SyncerHandle, Served) {
@@ -370,6 +370,7 @@ fn serve_with_test_syncer(
     let syncer = queue_rx.syncer();
     let thread = std::thread::spawn(move || {
         let mut writer = writer;
+        writer.sync_inline_when_idle = false;
         let result = writer.serve(&queue_rx);
         (writer, result)
     });
