@@ -318,7 +318,11 @@ impl<S: StateStore> Writer<S> {
     /// thread handoffs less per request, and nothing to overlap anyway. Returns whether it did
     /// (the caller then takes what arrived meanwhile as the next batch, via the syncer, before
     /// applying this one: so under load the pipeline keeps going).
-    fn start_batch(&mut self, batch: Vec<Pending>, queue: &QueueReceiver) -> Result<bool, LogError> {
+    fn start_batch(
+        &mut self,
+        batch: Vec<Pending>,
+        queue: &QueueReceiver,
+    ) -> Result<bool, LogError> {
         let recorded_at_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
