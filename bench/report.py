@@ -108,6 +108,11 @@ if machine.get("only"):
     w(f"*Last rerun: `--only {machine['only']}` (scenarios 1, 2 and the memory figures of the seed); "
       "the other sections keep the numbers of the last full run.*")
 w("")
+earlier = sorted({r["scenario"] for r in rows if r.get("earlier_run")})
+if earlier:
+    w("Scenarios " + ", ".join(f"`{e}`" for e in earlier) + " are carried over from an earlier run "
+      "(`bench/run.sh --only` reran the others); the machine facts below are this run's.")
+    w("")
 w("**Read this first.** The machine is shared and noisy: "
   f"{machine.get('cores', '?')} cores ({machine.get('cpu', '?')}), {machine.get('mem_gb', '?')} GB RAM, "
   f"kernel {machine.get('kernel', '?')}, disk `{machine.get('disk', '?')}` (a virtual disk; its fdatasync "
@@ -194,16 +199,51 @@ lat = {c: {k: med("latency", c, a, k) for k in ("p50_us", "p99_us")} for c in ca
 disk = lat.get("write 200 B + fdatasync (the disk)")
 single = lat.get("persist() of 1 event, no worker attached")
 if disk and single:
+    aof1 = ap.get((1, 1, "redis-aof"))
+    versus_aof = f"; Redis AOF-always p50 {fmt_us(aof1['p50_us'])} in the same runs" if aof1 else ""
     targets.append(("single client: persist() ≤ one fdatasync + 30 µs (p50)",
-                    f"{fmt_us(single['p50_us'])} vs fdatasync {fmt_us(disk['p50_us'])} (+{single['p50_us'] - disk['p50_us']:.0f} µs)",
-                    single["p50_us"] <= disk["p50_us"] + 30))
+                    f"{fmt_us(single['p50_us'])} vs fdatasync {fmt_us(disk['p50_us'])} "
+                    f"({single['p50_us'] - disk['p50_us']:+.0f} µs; the disk's fdatasync cost swings "
+                    f"10× between minutes here{versus_aof})",
+                    # A disk reference far slower than Redis' own fsync'ed write means the reference
+                    # was measured in a slow minute: no verdict then ("—"), rather than a false yes.
+                    None if aof1 and disk["p50_us"] > 2 * aof1["p50_us"]
+                    else single["p50_us"] <= disk["p50_us"] + 30))
 
 # ---- replay / boot / memory
 rp = med("replay", "replay through the PHP worker (bank AccountProjector)", "eventsrv", "events_per_s")
 if rp:
     targets.append(("replay ≥ 300k events/s through the PHP worker", f"{fmt_n(rp)}/s", rp >= 300_000))
-targets.append(("restart with surviving region < 50 ms", "not measured yet (slot below)", None))
-targets.append(("boot from snapshot, 1M entities < 1 s", "not measured yet (slot below)", None))
+boots = {}  # case -> rows (benches/boot.rs via bench/run.sh --only boot)
+for (s_, c, a), rs in figures.items():
+    if s_ == "boot" and "boot_ms" in rs[0]:
+        boots[c] = rs
+
+
+def boot_ms(case):
+    rs = boots.get(case)
+    return statistics.median(r["boot_ms"] for r in rs) if rs else None
+
+
+def boot_scale(case):
+    r = boots[case][0]
+    return f"{fmt_n(r['entities'])} entities / {fmt_n(r['events'])} events"
+
+
+surviving = boot_ms("surviving region (SIGTERM)")
+if surviving is not None:
+    targets.append(("restart with surviving region < 50 ms",
+                    f"{surviving:,.0f} ms ({boot_scale('surviving region (SIGTERM)')})", surviving < 50))
+else:
+    targets.append(("restart with surviving region < 50 ms", "not measured", None))
+from_snapshot = boot_ms("snapshot, no tail")
+if from_snapshot is not None:
+    big = boots["snapshot, no tail"][0]["entities"] >= 1_000_000
+    targets.append(("boot from snapshot, 1M entities < 1 s",
+                    f"{from_snapshot:,.0f} ms ({boot_scale('snapshot, no tail')})",
+                    (from_snapshot < 1000) if big else None))
+else:
+    targets.append(("boot from snapshot, 1M entities < 1 s", "not measured", None))
 mem5 = figures.get(("memory", "BenchCustomer (5 fields)", "eventsrv"))
 if mem5:
     r = mem5[0]
@@ -267,6 +307,19 @@ for events in (1, 10):
         w(f"![appends {events}]({chart})")
         w("")
 
+w("**Why eventsrv is still below the append targets** (hand-measured on this machine on 2026-11-23, "
+  "same shared 2 cores; `perf`, `strace -c -f` and `getrusage` of the PHP process): the "
+  "daemon is no longer dominated by syscalls — per request it makes one `recvfrom`, one `sendto` (the writer "
+  "answers on the client's socket itself) and about 3 futex calls on a quiet daemon, and every `fdatasync` "
+  "covers all requests that arrived during the previous one (about 20–25 requests per fsync at 50 clients). "
+  "What limits the 50-client rows is CPU on 2 oversubscribed cores: the daemon spends about 24 µs of CPU "
+  "per request (thread wakeups dominate: one connection thread per client), and the PHP side of one "
+  "`persist()` (userland aggregate + extension encode) costs 36–110 µs of CPU against 13–21 µs for the "
+  "Redis harness's `RPUSH`; with 50 PHP processes on 2 cores that difference alone caps the ratio. "
+  "Next levers: an event loop (epoll) instead of a thread per connection in the daemon, and a cheaper "
+  "`persist()` path in PHP.")
+w("")
+
 w("### Single client: where the time of a write goes")
 w("")
 w("| step | p50 | p99 |")
@@ -296,18 +349,31 @@ w("")
 
 w("## 5. Boot")
 w("")
-w("| boot | events in log | entities | log bytes | time to first answered ping |")
-w("|---|---:|---:|---:|---:|")
-for (s, c, a), rs in figures.items():
-    if s == "boot":
-        w(f"| {c} | {fmt_n(rs[0]['events'])} | {fmt_n(rs[0]['entities'])} | {fmt_n(rs[0]['log_bytes'])} | "
-          f"median {statistics.median(r['ms'] for r in rs):,.0f} ms (of {len(rs)}) |")
-w("| restart with surviving region | *slot: measured once surviving-region boot lands (in progress)* | | | |")
-w("| from snapshot, 1M entities / 10M events | *slot: measured once snapshots land (in progress)* | | | |")
-w("")
-w("The boot time is wall time from starting `eventsrv serve` until a PHP client's `ping()` is answered "
-  "(polled every 50 ms, plus PHP start-up per poll: resolution ≈ 50–80 ms).")
-w("")
+if boots:
+    r0 = next(iter(boots.values()))[0]
+    w(f"`cargo bench -p eventsrv --bench boot` (run by `bench/run.sh --only boot`) at {fmt_n(r0['entities'])} entities "
+      f"and {fmt_n(r0['events'])} events: a log of {fmt_n(r0['log_bytes'])} bytes, a region using "
+      f"{fmt_n(r0['region_used_bytes'])} bytes. The events are appended 200 per request over 5,000 streams with a "
+      "projector commit of 100 entity upserts every 2,000 events; the entities are committed 5,000 per "
+      "projector commit. A snapshot is taken at 90% of the events, so the first boot replays a 10% log tail.")
+    w("")
+    w("| boot | source | records replayed | boot (daemon's own measure) | wall: spawn → first answered ping |")
+    w("|---|---|---:|---:|---:|")
+    for c, rs in boots.items():
+        w(f"| {c} | {rs[0]['source']} | {fmt_n(rs[0]['records_replayed'])} | "
+          f"median {statistics.median(r['boot_ms'] for r in rs):,.0f} ms (of {len(rs)}) | "
+          f"median {statistics.median(r['wall_ms'] for r in rs):,.0f} ms |")
+    w("")
+    w("Boot = the daemon's `status` → `boot.duration_ms` (from opening the log to serving). Wall = from spawning "
+      "`eventsrv serve` until it answers a `Ping` (the harness polls every 20 ms, so wall is coarse; it also "
+      "includes process start and binding the socket).")
+    w("")
+for (s_, c, a), rs in figures.items():
+    if s_ == "boot" and "boot_ms" not in rs[0]:
+        w(f"Earlier measure (PHP harness, restart after a clean stop, {fmt_n(rs[0]['events'])} events, "
+          f"{fmt_n(rs[0]['entities'])} entities): median {statistics.median(r['ms'] for r in rs):,.0f} ms "
+          "from start to first answered ping (polled every 50 ms plus PHP start-up).")
+        w("")
 
 w("## 6. Memory")
 w("")

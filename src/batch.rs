@@ -1,8 +1,10 @@
-//! Planning one group commit: every request of a batch checked against the state *and* the
-//! earlier requests of the same batch, positions assigned, region room reserved.
+//! Planning one group commit: every request of a batch checked against the state, the batches
+//! written but not yet applied ([`Unapplied`]: their fdatasync is still running), *and* the
+//! earlier requests of the same batch; positions assigned, region room reserved.
 //!
 //! Owns: request validation (lengths, counts, value trees, record size), optimistic
-//! concurrency (expected stream versions, expected checkpoints), and the records to write.
+//! concurrency (expected stream versions, expected checkpoints), the records to write, and what
+//! unapplied batches did to versions, checkpoints and region room.
 //! Must never: touch the log or mutate the state; a refused request leaves no trace in the plan.
 
 use crate::state::StateStore;
@@ -33,9 +35,79 @@ pub enum Planned {
     },
 }
 
+/// What the batches written but not yet applied to the region will change, keyed by the batch
+/// that changed it last (so applying a batch forgets exactly what the region now holds).
+#[derive(Debug, Default)]
+pub struct Unapplied {
+    stream_versions: HashMap<String, (u64, u64)>,
+    checkpoints: HashMap<String, (u64, u64)>,
+    reserved_bytes: u64,
+}
+
+/// What one planned batch changes, handed to [`Unapplied::add`] once it is written.
+#[derive(Debug, Default)]
+pub struct BatchEffects {
+    stream_versions: HashMap<String, u64>,
+    checkpoints: HashMap<String, u64>,
+    reserved_bytes: u64,
+}
+
+/// Keys to forget once the batch is applied (see [`Unapplied::remove`]).
+#[derive(Debug, Default)]
+pub struct AppliedKeys {
+    streams: Vec<String>,
+    checkpoints: Vec<String>,
+    reserved_bytes: u64,
+}
+
+impl Unapplied {
+    pub fn is_empty(&self) -> bool {
+        self.stream_versions.is_empty() && self.checkpoints.is_empty() && self.reserved_bytes == 0
+    }
+
+    /// Batch `batch` was written: later plans see its versions and its reserved room.
+    pub fn add(&mut self, batch: u64, effects: BatchEffects) -> AppliedKeys {
+        let mut keys = AppliedKeys {
+            reserved_bytes: effects.reserved_bytes,
+            ..AppliedKeys::default()
+        };
+        for (stream, version) in effects.stream_versions {
+            keys.streams.push(stream.clone());
+            self.stream_versions.insert(stream, (version, batch));
+        }
+        for (name, position) in effects.checkpoints {
+            keys.checkpoints.push(name.clone());
+            self.checkpoints.insert(name, (position, batch));
+        }
+        self.reserved_bytes += effects.reserved_bytes;
+        keys
+    }
+
+    /// Batch `batch` is applied to the region: forget what the region now answers itself
+    /// (unless a later unapplied batch changed it again).
+    pub fn remove(&mut self, batch: u64, keys: AppliedKeys) {
+        for stream in keys.streams {
+            if self.stream_versions.get(&stream).map(|(_, b)| *b) == Some(batch) {
+                self.stream_versions.remove(&stream);
+            }
+        }
+        for name in keys.checkpoints {
+            if self.checkpoints.get(&name).map(|(_, b)| *b) == Some(batch) {
+                self.checkpoints.remove(&name);
+            }
+        }
+        assert!(
+            self.reserved_bytes >= keys.reserved_bytes,
+            "room is released once, by the batch that reserved it"
+        );
+        self.reserved_bytes -= keys.reserved_bytes;
+    }
+}
+
 /// The records of one batch and the versions they lead to.
-pub struct BatchPlan {
+pub struct BatchPlan<'a> {
     pub records: Vec<LogRecord>,
+    unapplied: &'a Unapplied,
     recorded_at_us: i64,
     last_position: u64,
     last_commit_position: u64,
@@ -58,10 +130,16 @@ fn check_len(what: &str, len: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-impl BatchPlan {
-    pub fn new(last_position: u64, last_commit_position: u64, recorded_at_us: i64) -> BatchPlan {
+impl<'a> BatchPlan<'a> {
+    pub fn new(
+        unapplied: &'a Unapplied,
+        last_position: u64,
+        last_commit_position: u64,
+        recorded_at_us: i64,
+    ) -> BatchPlan<'a> {
         BatchPlan {
             records: Vec::new(),
+            unapplied,
             recorded_at_us,
             last_position,
             last_commit_position,
@@ -69,6 +147,16 @@ impl BatchPlan {
             checkpoints: HashMap::new(),
             reserved_bytes: 0,
         }
+    }
+
+    /// The records to write and what they change.
+    pub fn finish(self) -> (Vec<LogRecord>, BatchEffects) {
+        let effects = BatchEffects {
+            stream_versions: self.stream_versions,
+            checkpoints: self.checkpoints,
+            reserved_bytes: self.reserved_bytes,
+        };
+        (self.records, effects)
     }
 
     pub fn last_position(&self) -> u64 {
@@ -79,6 +167,7 @@ impl BatchPlan {
         self.stream_versions
             .get(stream)
             .copied()
+            .or_else(|| self.unapplied.stream_versions.get(stream).map(|(v, _)| *v))
             .unwrap_or_else(|| state.stream_version(stream))
     }
 
@@ -86,12 +175,15 @@ impl BatchPlan {
         self.checkpoints
             .get(name)
             .copied()
+            .or_else(|| self.unapplied.checkpoints.get(name).map(|(p, _)| *p))
             .unwrap_or_else(|| state.checkpoint(name))
     }
 
     fn reserve<S: StateStore>(&mut self, state: &S, bytes: u64) -> Result<(), Planned> {
         let total = self.reserved_bytes.saturating_add(bytes);
-        state.ensure_room(total).map_err(|e| {
+        // Room reserved by unapplied batches is not yet used in the region.
+        let with_unapplied = total.saturating_add(self.unapplied.reserved_bytes);
+        state.ensure_room(with_unapplied).map_err(|e| {
             Planned::Refused(Response::Error {
                 code: ErrorCode::RegionFull,
                 message: e.to_string(),

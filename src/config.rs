@@ -48,6 +48,8 @@ pub const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub const STATUS_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// Smallest segment size the hidden `--segment-bytes` flag accepts (tests force tiny segments).
 pub const SEGMENT_BYTES_MIN: u64 = 4096;
+/// Bytes a connection reads from its socket at once: a whole small frame in one `recv`.
+pub const CONNECTION_READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Largest config file read.
 pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
 

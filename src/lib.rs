@@ -4,8 +4,9 @@
 //! How data moves:
 //!
 //! ```text
-//!  PHP client ──frame──► connection ──WriterMessage──► writer ──one write + fdatasync──► log
-//!                ◄─frame── (thread per client) ◄─reply── (one thread) ──apply + publish──► region
+//!  PHP client ──frame──► connection ──WriterMessage──► writer ──one write per batch──► log
+//!                ◄─frame── (thread per client) ◄─reply── (one thread) ◄─durable─ syncer (fdatasync)
+//!                                                            └──apply + publish──► region
 //! ```
 //!
 //! Map of the crate (one file per concept):
@@ -30,6 +31,9 @@
 //! - [`state_dump`]: everything a region holds as comparable values (tests compare a booted
 //!   region with a fresh full replay).
 //! - [`writer`]: the single writer thread: validate, group-commit, apply, publish, reply.
+//! - [`writer_queue`]: the bounded queue into the writer and the syncer's reports back.
+//! - [`syncer`]: the thread that runs each batch's `fdatasync` while the writer goes on.
+//! - [`reply`]: the single-slot mailbox a connection waits on for the writer's answer.
 //! - [`server`]: the listening socket, the accept loop and orderly shutdown.
 //! - [`connection`]: one client connection: frames in, requests to the writer, frames out.
 //! - [`shutdown`]: the signal/fatal-error trigger that stops the daemon.
@@ -50,6 +54,7 @@ pub mod data_dir;
 pub mod inspect;
 pub mod log;
 pub mod logging;
+pub mod reply;
 pub mod serve;
 pub mod server;
 pub mod shutdown;
@@ -57,5 +62,7 @@ pub mod snapshot;
 pub mod state;
 pub mod state_dump;
 pub mod status;
+pub mod syncer;
 pub mod verify;
 pub mod writer;
+pub mod writer_queue;

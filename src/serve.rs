@@ -17,7 +17,7 @@ use crate::snapshot::SnapshotSchedule;
 use crate::state::StateStore;
 use crate::status::DaemonFacts;
 use crate::writer::{Counters, Writer, WriterExit, WriterMessage};
-use eventsrv_format::limits::WRITER_QUEUE_MAX;
+use crate::writer_queue::writer_queue;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -86,7 +86,7 @@ pub fn run_daemon<S: StateStore + Send + 'static>(
     waiter: UnixStream,
 ) -> ExitCode {
     let counters = Arc::new(Counters::default());
-    let (queue_tx, queue_rx) = crossbeam_channel::bounded(WRITER_QUEUE_MAX);
+    let (queue_tx, queue_rx) = writer_queue();
     let facts = DaemonFacts::now(config.socket.clone(), config.data_dir.clone());
     let schedule = SnapshotSchedule::new(config, summary.newest_snapshot);
     let writer = Writer::new(

@@ -11,7 +11,7 @@
 
 use crate::client::Client;
 use crate::config::ServeConfig;
-use crossbeam_channel::Sender;
+use crate::reply::Sender;
 use eventsrv_format::protocol::{ErrorCode, Request, Response};
 use eventsrv_format::region::{
     LogLocation, RegionError, RegionImage, RegionWriter, REGION_LAYOUT_VERSION,

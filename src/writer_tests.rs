@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::log;
+use crate::reply;
 use crate::state::memory::MemoryState;
-use crossbeam_channel::bounded;
+use crate::writer_queue::{writer_queue, QueueSender};
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
 use eventsrv_format::vtree;
 use std::path::Path;
@@ -59,16 +60,24 @@ fn writer(data_dir: &Path, state: MemoryState) -> Writer<MemoryState> {
     )
 }
 
+/// Queue `request`; its answer arrives on the returned mailbox.
+fn send(queue: &QueueSender, request: WriteRequest) -> reply::Receiver<Response> {
+    let answers = reply::Receiver::new();
+    queue
+        .send(WriterMessage::Request {
+            request,
+            reply: answers.sender(),
+        })
+        .expect("queue");
+    answers
+}
+
 /// Queue every request first (so they form one batch), then run the writer to completion.
 fn run_batch(data_dir: &Path, state: MemoryState, requests: Vec<WriteRequest>) -> Vec<Response> {
-    let (queue_tx, queue_rx) = bounded(requests.len() + 1);
+    let (queue_tx, queue_rx) = writer_queue();
     let mut answers = Vec::new();
     for request in requests {
-        let (reply, answer) = bounded(1);
-        queue_tx
-            .send(WriterMessage::Request { request, reply })
-            .expect("queue");
-        answers.push(answer);
+        answers.push(send(&queue_tx, request));
     }
     queue_tx.send(WriterMessage::Shutdown).expect("queue");
     assert_eq!(writer(data_dir, state).run(queue_rx), WriterExit::Clean);
@@ -291,17 +300,10 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         template.facts,
         shutdown.clone(),
     );
-    let (queue_tx, queue_rx) = bounded(8);
+    let (queue_tx, queue_rx) = writer_queue();
     let mut answers = Vec::new();
     for stream in ["a", "b"] {
-        let (reply, answer) = bounded(1);
-        queue_tx
-            .send(WriterMessage::Request {
-                request: append(stream, 0, 1),
-                reply,
-            })
-            .expect("queue");
-        answers.push(answer);
+        answers.push(send(&queue_tx, append(stream, 0, 1)));
     }
     assert_eq!(writer.run(queue_rx), WriterExit::Failed);
     assert!(
@@ -318,33 +320,25 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         ));
     }
     // The writer is gone: later requests cannot be queued.
-    let (reply, _answer) = bounded(1);
+    let later = reply::Receiver::new();
     assert!(queue_tx
         .send(WriterMessage::Request {
             request: WriteRequest::Status,
-            reply
+            reply: later.sender(),
         })
         .is_err());
+    assert!(
+        later.recv().is_err(),
+        "the refused request is never answered"
+    );
 }
 
 #[test]
 fn status_reports_positions_and_counters() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (queue_tx, queue_rx) = bounded(8);
-    let (reply, answer) = bounded(1);
-    queue_tx
-        .send(WriterMessage::Request {
-            request: append("a", 0, 1),
-            reply,
-        })
-        .expect("queue");
-    let (status_reply, status_answer) = bounded(1);
-    queue_tx
-        .send(WriterMessage::Request {
-            request: WriteRequest::Status,
-            reply: status_reply,
-        })
-        .expect("queue");
+    let (queue_tx, queue_rx) = writer_queue();
+    let answer = send(&queue_tx, append("a", 0, 1));
+    let status_answer = send(&queue_tx, WriteRequest::Status);
     queue_tx.send(WriterMessage::Shutdown).expect("queue");
     let writer = writer(dir.path(), MemoryState::default());
     writer.counters.workers.store(1, Ordering::Release);
@@ -362,4 +356,126 @@ fn status_reports_positions_and_counters() {
         ),
         (1, 1, 1)
     );
+}
+
+/// The writer after its loop ended, and how it ended.
+type Served = std::thread::JoinHandle<(Writer<MemoryState>, Result<(), LogError>)>;
+
+/// The writer's loop on its own thread, with the test playing the syncer (and no inline sync
+/// when idle): every step of the pipeline happens only when the test says so.
+fn serve_with_test_syncer(
+    writer: Writer<MemoryState>,
+) -> (QueueSender, crate::writer_queue::SyncerHandle, Served) {
+    let (queue_tx, queue_rx) = writer_queue();
+    let syncer = queue_rx.syncer();
+    let thread = std::thread::spawn(move || {
+        let mut writer = writer;
+        writer.sync_inline_when_idle = false;
+        let result = writer.serve(&queue_rx);
+        (writer, result)
+    });
+    (queue_tx, syncer, thread)
+}
+
+fn segment_len(data_dir: &Path) -> u64 {
+    let path = log::segment::segment_path(&log::segment::log_dir(data_dir), 1);
+    std::fs::metadata(path).expect("segment").len()
+}
+
+#[test]
+fn a_batch_is_written_before_its_sync_and_answered_and_applied_only_after_it() {
+    use crate::writer_queue::SyncReport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = writer(dir.path(), MemoryState::default());
+    let empty_log = segment_len(dir.path());
+    let (queue, syncer, thread) = serve_with_test_syncer(writer);
+
+    let first = send(&queue, append("a", 0, 1));
+    let job = syncer.next_job().expect("a sync job for batch 1");
+    assert_eq!(job.batch, 1);
+    let after_first = segment_len(dir.path());
+    assert!(
+        after_first > empty_log,
+        "written before the sync is asked for"
+    );
+    assert!(
+        first.try_recv().is_none(),
+        "not answered before it is durable"
+    );
+
+    // Arrives while batch 1 syncs: waits, and is not written yet.
+    let second = send(&queue, append("a", 1, 1));
+    let third = send(&queue, append("b", 0, 1));
+    assert_eq!(segment_len(dir.path()), after_first);
+
+    syncer.report(SyncReport::Durable(1));
+    assert!(matches!(
+        first.recv(),
+        Ok(Response::Appended {
+            stream_version: 1,
+            ..
+        })
+    ));
+    // Both waiting requests form batch 2, planned on top of batch 1.
+    let job = syncer.next_job().expect("a sync job for batch 2");
+    assert_eq!(job.batch, 2);
+    assert!(segment_len(dir.path()) > after_first);
+    assert!(second.try_recv().is_none() && third.try_recv().is_none());
+
+    // fsyncgate: a failed fdatasync acknowledges nothing of batch 2, applies nothing of it,
+    // and cuts it off the log; batch 1 stays.
+    syncer.report(SyncReport::Failed(std::io::Error::from_raw_os_error(
+        libc::EIO,
+    )));
+    for answer in [second, third] {
+        assert!(matches!(
+            answer.recv(),
+            Ok(Response::Error {
+                code: ErrorCode::Storage,
+                ..
+            })
+        ));
+    }
+    let (writer, result) = thread.join().expect("writer thread");
+    assert!(result.is_err(), "the writer stops after a failed sync");
+    assert_eq!(writer.state.stream_version("a"), 1);
+    assert_eq!(writer.state.stream_version("b"), 0);
+    assert_eq!(segment_len(dir.path()), after_first, "batch 2 cut off");
+    drop(queue);
+}
+
+#[test]
+fn requests_arriving_during_a_sync_are_planned_on_top_of_the_batch_being_synced() {
+    use crate::writer_queue::SyncReport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let writer = writer(dir.path(), MemoryState::default());
+    let (queue, syncer, thread) = serve_with_test_syncer(writer);
+    let first = send(&queue, append("a", 0, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 1);
+    syncer.report(SyncReport::Durable(1));
+    assert!(first.recv().is_ok());
+    // A stale expectation that arrives while batch 3 syncs is neither taken nor answered until
+    // batch 3 is durable, and is then refused against it (before the region applied it).
+    let second = send(&queue, append("a", 1, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 2);
+    syncer.report(SyncReport::Durable(2));
+    assert!(second.recv().is_ok());
+    let third = send(&queue, append("a", 2, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 3);
+    let stale = send(&queue, append("a", 2, 1));
+    assert!(stale.try_recv().is_none());
+    syncer.report(SyncReport::Durable(3));
+    assert!(third.recv().is_ok());
+    assert!(matches!(
+        stale.recv(),
+        Ok(Response::Conflict {
+            actual_version: 3,
+            ..
+        })
+    ));
+    queue.send(WriterMessage::Shutdown).expect("queue");
+    let (writer, result) = thread.join().expect("writer thread");
+    assert!(result.is_ok());
+    assert_eq!(writer.state.stream_version("a"), 3);
+    assert!(writer.in_flight.is_empty() && writer.unapplied.is_empty());
 }

@@ -1,9 +1,12 @@
 //! The open log: appending group-committed batches to the highest segment.
 //!
-//! Owns: the active segment's file handle, one `write_all` + one `fdatasync` per batch, and
-//! rolling to a new segment once the active one passes the segment size at a batch boundary.
+//! Owns: the active segment's file handle, one `write_all` per batch, how far the active segment
+//! is known durable (`fdatasync` runs on the syncer thread, docs/formats.md#group-commit, or in
+//! [`Log::append`] for callers without one), and rolling to a new segment once the active one
+//! passes the segment size at a batch boundary where everything written is durable.
 //! Must never: write a record that breaks an ordering invariant (asserted: that is a writer bug),
-//! or report a batch durable before `fdatasync` returned.
+//! roll away from a segment with bytes not yet durable, or report a batch durable before
+//! `fdatasync` returned.
 
 use super::scan::{OrderCheck, StreamVersionBase};
 use super::segment::{create_segment, segment_path};
@@ -13,6 +16,19 @@ use eventsrv_format::log_record::{encode_record, LogRecord};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where one written batch ends, for the syncer and the region's applied location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenBatch {
+    pub segment: u64,
+    /// Byte offset just after the batch's last record.
+    pub end_offset: u64,
+    /// Position of the batch's last record.
+    pub last_position: u64,
+    /// Bytes this batch wrote.
+    pub bytes: u64,
+}
 
 /// Sizes for `eventsrv status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,9 +41,12 @@ pub struct LogStats {
 
 pub struct Log {
     dir: PathBuf,
-    active: File,
+    /// Shared with the syncer thread, which only ever calls `fdatasync` on it.
+    active: Arc<File>,
     active_index: u64,
     active_bytes: u64,
+    /// Bytes of the active segment known durable (`active_bytes` once every batch is synced).
+    durable_bytes: u64,
     sealed_bytes: u64,
     segment_bytes_max: u64,
     order: OrderCheck,
@@ -49,9 +68,10 @@ impl Log {
         assert!(active_index >= 1, "segments are numbered from 1");
         Log {
             dir,
-            active,
+            active: Arc::new(active),
             active_index,
             active_bytes,
+            durable_bytes: active_bytes,
             sealed_bytes,
             segment_bytes_max,
             order,
@@ -101,8 +121,36 @@ impl Log {
     /// Make `records` durable: one write, one fdatasync. Returns the bytes written.
     /// After an error the log is in an unknown state: the caller must stop using it.
     pub fn append(&mut self, records: &[LogRecord]) -> Result<u64, LogError> {
+        let written = self.write(records)?;
+        if let Err(error) = self.sync() {
+            self.cut_not_durable();
+            return Err(error);
+        }
+        self.mark_durable(written);
+        Ok(written.bytes)
+    }
+
+    /// True when the next [`Log::write`] starts a new segment: everything written must be
+    /// durable first (the caller waits for its syncer).
+    pub fn needs_roll(&self) -> bool {
+        self.active_bytes >= self.segment_bytes_max
+    }
+
+    /// Whether every written byte is known durable.
+    pub fn all_durable(&self) -> bool {
+        self.durable_bytes == self.active_bytes
+    }
+
+    /// Write `records` after everything written so far, without `fdatasync`: nothing of it may
+    /// be acknowledged before a sync of [`Log::sync_file`] that started after this returned.
+    /// On a failed write the batch is cut off again; the caller must stop using the log.
+    pub fn write(&mut self, records: &[LogRecord]) -> Result<WrittenBatch, LogError> {
         assert!(!records.is_empty(), "an empty batch is never written");
-        if self.active_bytes >= self.segment_bytes_max {
+        if self.needs_roll() {
+            assert!(
+                self.all_durable(),
+                "a segment is only sealed once everything written to it is durable"
+            );
             self.roll()?;
         }
         self.buffer.clear();
@@ -113,50 +161,72 @@ impl Log {
             encode_record(record, &mut self.buffer);
         }
         let path = segment_path(&self.dir, self.active_index);
-        if let Err(source) = self.active.write_all(&self.buffer) {
-            self.cut_failed_batch(&path);
+        let start = self.active_bytes;
+        if let Err(source) = (&*self.active).write_all(&self.buffer) {
+            self.cut_back_to(start, &path);
             return Err(LogError::Io {
                 path,
                 action: "write to",
                 source,
             });
         }
-        if let Err(errno) = rustix::fs::fdatasync(&self.active) {
-            self.cut_failed_batch(&path);
-            return Err(LogError::Io {
-                path,
-                action: "fdatasync",
-                source: errno.into(),
-            });
-        }
-        let written = self.buffer.len() as u64;
-        self.active_bytes += written;
+        let bytes = self.buffer.len() as u64;
+        self.active_bytes += bytes;
         if self.buffer.capacity() > BATCH_BYTES_MAX {
             // One oversized request must not pin its buffer for the daemon's lifetime.
             self.buffer = Vec::new();
         }
-        Ok(written)
+        Ok(WrittenBatch {
+            segment: self.active_index,
+            end_offset: self.active_bytes,
+            last_position: self.order.last_position(),
+            bytes,
+        })
     }
 
-    /// After a failed write or fdatasync: cut the segment back to where this batch started.
-    /// A short write (ENOSPC) leaves the batch's first records whole on disk; nobody was told
-    /// they were written, so they must not come back on the next start as a half-applied
-    /// append. Best effort: after an fdatasync error the kernel may already have written (or
-    /// dropped) pages, so that outcome stays unknown; the daemon stops either way.
-    fn cut_failed_batch(&mut self, path: &Path) {
+    /// The active segment, for the syncer's `fdatasync`.
+    pub fn sync_file(&self) -> Arc<File> {
+        Arc::clone(&self.active)
+    }
+
+    /// A sync that started after `batch` was written returned successfully.
+    pub fn mark_durable(&mut self, batch: WrittenBatch) {
+        assert_eq!(
+            batch.segment, self.active_index,
+            "batches of a sealed segment were durable before it was sealed"
+        );
+        assert!(batch.end_offset <= self.active_bytes);
+        self.durable_bytes = self.durable_bytes.max(batch.end_offset);
+    }
+
+    /// After a failed `fdatasync`: cut the active segment back to what is known durable.
+    pub fn cut_not_durable(&mut self) {
+        let path = segment_path(&self.dir, self.active_index);
+        self.cut_back_to(self.durable_bytes, &path);
+    }
+
+    /// After a failed write or fdatasync: cut the segment back to `offset` (where the failed
+    /// batch, or the oldest batch not known durable, started). A short write (ENOSPC) leaves the
+    /// batch's first records whole on disk; nobody was told they were written, so they must not
+    /// come back on the next start as a half-applied append. Best effort: after an fdatasync
+    /// error the kernel may already have written (or dropped) pages, so that outcome stays
+    /// unknown; the daemon stops either way.
+    fn cut_back_to(&mut self, offset: u64, path: &Path) {
         let cut = self
             .active
-            .set_len(self.active_bytes)
+            .set_len(offset)
             .and_then(|()| self.active.sync_all());
+        self.active_bytes = offset;
+        self.durable_bytes = self.durable_bytes.min(offset);
         match cut {
             Ok(()) => tracing::warn!(
                 segment = %path.display(),
-                offset = self.active_bytes,
+                offset,
                 "cut the failed batch off the log"
             ),
             Err(e) => tracing::error!(
                 segment = %path.display(),
-                offset = self.active_bytes,
+                offset,
                 "cannot cut the failed batch off the log ({e}): the next start cuts or refuses \
                  what is left"
             ),
@@ -182,9 +252,11 @@ impl Log {
             "rolled to a new log segment"
         );
         self.sealed_bytes += self.active_bytes;
-        self.active = file;
+        self.active = Arc::new(file);
         self.active_index = next;
         self.active_bytes = eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64;
+        // create_segment fsynced the header.
+        self.durable_bytes = self.active_bytes;
         Ok(())
     }
 }

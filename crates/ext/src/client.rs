@@ -22,6 +22,8 @@ use crate::mapping::io_reason;
 
 /// Back-off while the daemon's accept backlog is full.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(5);
+/// Bytes read from the socket at once: a whole small response in one `recv`.
+const RESPONSE_READ_BUFFER_BYTES: usize = 4096;
 
 struct Connection {
     socket: OwnedFd,
@@ -157,7 +159,7 @@ impl ClientState {
             .as_ref()
             .map(|c| c.socket.as_raw_fd())
             .unwrap_or(-1);
-        match protocol::read_message::<Response>(&mut DeadlineReader { fd, deadline }) {
+        match read_response(fd, deadline) {
             Ok(response) => Ok(response),
             Err(error) => {
                 self.connection = None;
@@ -195,11 +197,8 @@ impl ClientState {
             let frame = protocol::encode_frame(message)
                 .map_err(|e| unreachable(format!("cannot encode the greeting: {e}")))?;
             send_all(fd, &frame, io_deadline).map_err(|e| unreachable(io_reason(&e)))?;
-            protocol::read_message::<Response>(&mut DeadlineReader {
-                fd,
-                deadline: io_deadline,
-            })
-            .map_err(|e| unreachable(format!("no greeting from the daemon: {e}")))
+            read_response(fd, io_deadline)
+                .map_err(|e| unreachable(format!("no greeting from the daemon: {e}")))
         };
         let hello = Request::Hello {
             client: ClientKind::Php,
@@ -377,14 +376,36 @@ fn send_all(fd: RawFd, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
     Ok(())
 }
 
+/// One response: the daemon answers only after it received the request, so wait for the socket
+/// first and read the whole frame (when small) with one `recv` (poll + recv, instead of a recv
+/// that finds nothing, a poll, and a recv each for the length and the body).
+fn read_response(fd: RawFd, deadline: Instant) -> Result<Response, FrameError> {
+    let mut reader = io::BufReader::with_capacity(
+        RESPONSE_READ_BUFFER_BYTES,
+        DeadlineReader {
+            fd,
+            deadline,
+            poll_first: true,
+        },
+    );
+    // Nothing follows a response (one request in flight), so no byte is left in the buffer.
+    protocol::read_message::<Response>(&mut reader)
+}
+
 /// Reads from a non-blocking socket, bounded by a deadline for the whole response.
 struct DeadlineReader {
     fd: RawFd,
     deadline: Instant,
+    /// Wait for readiness before the first `recv` (it would only find nothing).
+    poll_first: bool,
 }
 
 impl Read for DeadlineReader {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.poll_first {
+            self.poll_first = false;
+            wait_ready(self.fd, libc::POLLIN, self.deadline)?;
+        }
         loop {
             // SAFETY: `buffer` is valid for writes of its length.
             let got = unsafe { libc::recv(self.fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) };

@@ -243,6 +243,11 @@ pub fn read_frame_len(reader: &mut impl Read) -> Result<usize, FrameError> {
             Err(e) => return Err(FrameError::Io(e)),
         }
     }
+    parse_frame_len(prefix)
+}
+
+/// Check a frame's 4-byte length prefix: the body length, or why the frame is refused.
+pub fn parse_frame_len(prefix: [u8; FRAME_LENGTH_BYTES]) -> Result<usize, FrameError> {
     let len = u32::from_le_bytes(prefix) as usize;
     if len > FRAME_BYTES_MAX {
         return Err(FrameError::TooLarge { bytes: len });
