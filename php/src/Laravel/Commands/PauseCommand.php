@@ -19,7 +19,7 @@ final class PauseCommand extends SetsProjectorStatus
     /** @var string */
     protected $description = 'Stop running an eventsrv projector until it is resumed';
 
-    protected function status(): string
+    protected function statusToSet(): string
     {
         return ProjectorStatus::PAUSED;
     }

@@ -19,7 +19,7 @@ final class ResumeCommand extends SetsProjectorStatus
     /** @var string */
     protected $description = 'Run a paused eventsrv projector again from its checkpoint';
 
-    protected function status(): string
+    protected function statusToSet(): string
     {
         return ProjectorStatus::ACTIVE;
     }

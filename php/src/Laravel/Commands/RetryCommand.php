@@ -19,7 +19,7 @@ final class RetryCommand extends SetsProjectorStatus
     /** @var string */
     protected $description = 'Run a failed eventsrv projector again from the event it failed on';
 
-    protected function status(): string
+    protected function statusToSet(): string
     {
         return ProjectorStatus::ACTIVE;
     }

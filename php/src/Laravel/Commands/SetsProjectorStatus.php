@@ -16,13 +16,13 @@ use Illuminate\Console\Command;
 abstract class SetsProjectorStatus extends Command
 {
     /** The status the command sets: ProjectorStatus::ACTIVE or ProjectorStatus::PAUSED. */
-    abstract protected function status(): string;
+    abstract protected function statusToSet(): string;
 
     public function handle(HandlerRegistry $registry): int
     {
         $projector = (string) $this->argument('projector');
         try {
-            $said = $registry->worker(new WorkerOptions())->setStatus($projector, $this->status());
+            $said = $registry->worker(new WorkerOptions())->setStatus($projector, $this->statusToSet());
         } catch (\InvalidArgumentException $invalid) {
             $this->error($invalid->getMessage());
             return 2;
