@@ -109,6 +109,7 @@ final class StatusReportTest extends TestCase
         self::assertSame([['projector', 'active'], ['reactor', 'active'], ['unconfigured', 'active']], $kinds);
         self::assertSame('new: starts at the head when a worker runs', $report->handlers[1]->progress());
         self::assertSame('not configured in this app', $report->handlers[2]->progress());
+        self::assertNull($report->handlers[0]->since, 'no status was ever set: no time to show');
         self::assertSame('running', $report->toArray()['daemon']);
     }
 }

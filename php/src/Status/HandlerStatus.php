@@ -25,6 +25,8 @@ final class HandlerStatus
         public readonly ?int $lag,
         /** The stored status (ProjectorStatus::ACTIVE when none is stored). */
         public readonly ProjectorStatus $status,
+        /** When the stored status was set; null when none is stored (never changed: active). */
+        public readonly ?string $since,
         /** The status entity of a rebuild running beside the live projection, if one runs. */
         public readonly ?ProjectorStatus $rebuild,
         private readonly int $workers,
@@ -37,11 +39,13 @@ final class HandlerStatus
         ?int $checkpoint,
         int $committed,
         int $workers,
-        ProjectorStatus $status,
+        ?ProjectorStatus $stored,
         ?ProjectorStatus $rebuild = null,
     ): self {
         $lag = $checkpoint === null ? null : max(0, $committed - $checkpoint);
-        return new self($name, $kind, $checkpoint, $lag, $status, $rebuild, $workers);
+        $status = $stored ?? ProjectorStatus::named($name, ProjectorStatus::ACTIVE);
+        $since = $stored === null || $stored->since === '' ? null : $stored->since;
+        return new self($name, $kind, $checkpoint, $lag, $status, $since, $rebuild, $workers);
     }
 
     public function isFailed(): bool
@@ -88,7 +92,7 @@ final class HandlerStatus
                 $status->exception,
                 $status->error,
             ),
-            $this->isPaused() => 'paused' . ($status->since === '' ? '' : " since $status->since"),
+            $this->isPaused() => 'paused' . ($this->since === null ? '' : " since $this->since"),
             $this->rebuild !== null => 'rebuilding: ' . $this->rebuildProgress(),
             default => 'active',
         };
@@ -106,7 +110,7 @@ final class HandlerStatus
             'lag' => $this->lag,
             'status' => $this->statusName(),
             'progress' => $this->progress(),
-            'since' => $status->since === '' ? null : $status->since,
+            'since' => $this->since,
             'failure' => $this->isFailed() ? [
                 'exception' => $status->exception,
                 'message' => $status->error,

@@ -52,7 +52,7 @@ final class StatusReport
             $checkpoint,
             $committed,
             $workers,
-            $statuses->of($name),
+            $statuses->isStored($name) ? $statuses->of($name) : null,
             $statuses->isStored(ProjectorRebuild::checkpointName($name))
                 ? $statuses->of(ProjectorRebuild::checkpointName($name))
                 : null,
