@@ -141,7 +141,10 @@ fn bank_over_http(name: &'static str) {
     assert_eq!(status["workers"], 1, "{status}");
     let projector = &status["handlers"][0];
     assert_eq!(projector["name"], "Bank\\AccountProjector");
-    assert_eq!(projector["status"], "up to date");
+    assert_eq!(projector["status"], "active", "{status}");
+    assert_eq!(projector["progress"], "up to date", "{status}");
+    assert_eq!(projector["failure"], serde_json::Value::Null, "{status}");
+    assert_eq!(status["failed"], 0, "{status}");
     let page = app.get("/status");
     assert!(
         page.body.contains("Bank\\AccountProjector") && page.body.contains("up to date"),
@@ -204,7 +207,77 @@ fn bank_over_http(name: &'static str) {
     assert!(worker.terminate(), "worker did not exit 0 on SIGTERM");
     let status = app.get("/api/status").json();
     assert_eq!(status["workers"], 0, "{status}");
-    assert_eq!(status["handlers"][0]["status"], "up to date");
+    assert_eq!(status["handlers"][0]["progress"], "up to date", "{status}");
+
+    pause_and_resume_through_the_console(&app, &ada);
+}
+
+/// The operator pauses the projector with the framework command; the status page, its JSON and
+/// `eventsrv:status` say so, and a payment waits behind it; resume lets the next worker run
+/// project it. Run with no worker attached, so no batch can start between a status change and
+/// the assertion that follows it.
+fn pause_and_resume_through_the_console(app: &ServedApp, ada: &str) {
+    let paused = app.run_console(&["eventsrv:pause", "AccountProjector"]);
+    assert!(
+        paused.contains("projector Bank\\AccountProjector: active -> paused"),
+        "{paused}"
+    );
+    let paid = app.post(&format!("/api/accounts/{ada}/increase"), "amount=5");
+    assert_eq!(paid.status, 200, "{paid:?}");
+
+    let status = app.get("/api/status").json();
+    let projector = &status["handlers"][0];
+    assert_eq!(projector["status"], "paused", "{status}");
+    assert_eq!(projector["lag"], 1, "{status}");
+    assert_eq!(
+        projector["progress"], "behind by 1: stopped until resumed",
+        "{status}"
+    );
+    let page = app.get("/status").body;
+    assert!(
+        page.contains(r#"<td class="status-paused""#) && page.contains("paused since"),
+        "{page}"
+    );
+    let table = app.run_console(&["eventsrv:status"]);
+    assert!(
+        table.contains("Bank\\AccountProjector: paused since")
+            && table.contains("stopped until resumed"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&app.run_console(&["eventsrv:status", "--json"])).expect("json");
+    assert_eq!(json["handlers"][0]["status"], "paused", "{json}");
+
+    // A worker run while it is paused leaves it where it was.
+    app.run_console(&["eventsrv:work", "--once"]);
+    assert_eq!(
+        app.get(&format!("/api/accounts/{ada}")).json()["balance"],
+        100
+    );
+
+    let resumed = app.run_console(&["eventsrv:resume", "AccountProjector"]);
+    assert!(resumed.contains("paused -> active"), "{resumed}");
+    app.run_console(&["eventsrv:work", "--once"]);
+    assert_eq!(
+        app.get(&format!("/api/accounts/{ada}")).json()["balance"],
+        105
+    );
+    let status = app.get("/api/status").json();
+    assert_eq!(status["handlers"][0]["status"], "active", "{status}");
+    assert_eq!(status["handlers"][0]["progress"], "up to date", "{status}");
+
+    // Retry is resume for a failed projector; one the app does not have is refused (exit 2).
+    let unknown = app.console_output(&["eventsrv:retry", "NoSuchProjector"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&unknown.stdout),
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert_eq!(unknown.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("no projector named NoSuchProjector"),
+        "{said}"
+    );
 }
 
 #[test]

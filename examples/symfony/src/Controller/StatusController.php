@@ -5,12 +5,12 @@ declare(strict_types=1);
 namespace App\Controller;
 
 use App\View\Page;
-use EventSrv\Symfony\Console\StatusReport;
+use EventSrv\Status\StatusReport;
 use EventSrv\Symfony\Handlers;
 use Symfony\Component\HttpFoundation\JsonResponse;
 use Symfony\Component\HttpFoundation\Response;
 
-/** The read-only status page for operators: positions, lag, projector and reactor checkpoints. */
+/** The read-only status page for operators: positions, lag, each projector's and reactor's checkpoint and status. */
 final class StatusController
 {
     public function __construct(private readonly Handlers $handlers, private readonly Page $page)

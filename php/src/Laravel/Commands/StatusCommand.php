@@ -6,12 +6,12 @@ namespace EventSrv\Laravel\Commands;
 
 use EventSrv\Laravel\HandlerRegistry;
 use EventSrv\RegionException;
-use EventSrv\Symfony\Console\StatusReport;
-use EventSrv\Symfony\Console\StatusTable;
+use EventSrv\Status\StatusReport;
+use EventSrv\Status\StatusTable;
 use Illuminate\Console\Command;
 
 /**
- * `php artisan eventsrv:status [--json]`: positions, lag, and each projector's and reactor's
+ * `php artisan eventsrv:status [--json]`: positions, lag, and each projector's and reactor's status and
  * checkpoint. Exit status 3 when the daemon does not answer (like `eventsrv status`).
  */
 final class StatusCommand extends Command

@@ -5,8 +5,8 @@ declare(strict_types=1);
 namespace EventSrv\Symfony\Command;
 
 use EventSrv\RegionException;
-use EventSrv\Symfony\Console\StatusReport;
-use EventSrv\Symfony\Console\StatusTable;
+use EventSrv\Status\StatusReport;
+use EventSrv\Status\StatusTable;
 use EventSrv\Symfony\Handlers;
 use Symfony\Component\Console\Attribute\AsCommand;
 use Symfony\Component\Console\Command\Command;
@@ -15,7 +15,7 @@ use Symfony\Component\Console\Input\InputOption;
 use Symfony\Component\Console\Output\OutputInterface;
 
 /**
- * `bin/console eventsrv:status [--json]`: positions, lag, and each projector's and reactor's
+ * `bin/console eventsrv:status [--json]`: positions, lag, and each projector's and reactor's status and
  * checkpoint. Exit status 3 when the daemon does not answer (like `eventsrv status`).
  */
 #[AsCommand(name: 'eventsrv:status', description: 'Show eventsrv positions, lag and projector status')]

@@ -5,7 +5,9 @@ declare(strict_types=1);
 namespace EventSrv\Symfony\DependencyInjection;
 
 use EventSrv\Projector;
+use EventSrv\ProjectorStatus;
 use EventSrv\Reactor;
+use EventSrv\Symfony\Command\ProjectorStatusCommand;
 use EventSrv\Symfony\Command\ReplayCommand;
 use EventSrv\Symfony\Command\StatusCommand;
 use EventSrv\Symfony\Command\WorkCommand;
@@ -19,12 +21,23 @@ use Symfony\Component\DependencyInjection\Reference;
 /**
  * Registers the bundle's services: the handler lists (services tagged eventsrv.projector /
  * eventsrv.reactor, which autoconfiguration does for every Projector / Reactor service), the
- * console commands, and the event type aliases.
+ * console commands (the operator's retry, pause and resume among them), and the event type
+ * aliases.
  */
 final class EventSrvExtension extends Extension
 {
     public const PROJECTOR_TAG = 'eventsrv.projector';
     public const REACTOR_TAG = 'eventsrv.reactor';
+
+    /** The operator's status changes: command name => [status it sets, description]. */
+    public const OPERATOR_COMMANDS = [
+        'eventsrv:retry' => [
+            ProjectorStatus::ACTIVE,
+            'Run a failed eventsrv projector again from the event it failed on',
+        ],
+        'eventsrv:pause' => [ProjectorStatus::PAUSED, 'Stop running an eventsrv projector until it is resumed'],
+        'eventsrv:resume' => [ProjectorStatus::ACTIVE, 'Run a paused eventsrv projector again from its checkpoint'],
+    ];
 
     public function getAlias(): string
     {
@@ -54,6 +67,12 @@ final class EventSrvExtension extends Extension
         foreach ($commands as $class => [$name, $arguments]) {
             $container->setDefinition($class, new Definition($class, $arguments))
                 ->addTag('console.command', ['command' => $name]);
+        }
+        foreach (self::OPERATOR_COMMANDS as $name => [$status, $description]) {
+            $arguments = [new Reference(Handlers::class), $name, $status, $description];
+            $definition = new Definition(ProjectorStatusCommand::class, $arguments);
+            $container->setDefinition("eventsrv.command.$name", $definition)
+                ->addTag('console.command', ['command' => $name, 'description' => $description]);
         }
     }
 }

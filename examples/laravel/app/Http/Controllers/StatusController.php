@@ -5,10 +5,10 @@ declare(strict_types=1);
 namespace App\Http\Controllers;
 
 use EventSrv\Laravel\HandlerRegistry;
-use EventSrv\Symfony\Console\StatusReport;
+use EventSrv\Status\StatusReport;
 use Illuminate\Http\JsonResponse;
 
-/** The read-only status page for operators: positions, lag, projector and reactor checkpoints. */
+/** The read-only status page for operators: positions, lag, each projector's and reactor's checkpoint and status. */
 final class StatusController
 {
     public function page(HandlerRegistry $handlers)
