@@ -88,12 +88,36 @@ final class Context
         if ($event->isRecorded()) {
             $meta = $event->meta();
             self::$causationId = $meta->eventId();
-            self::$correlationId = $meta->correlationId() ?? $meta->eventId();
+            self::$correlationId = $meta->correlationId() ?? self::$causationId;
         }
         try {
             return $callback();
         } finally {
             [self::$correlationId, self::$causationId] = $saved;
+        }
+    }
+
+    /**
+     * handling() for the Worker's hot loop: runs $handler on a stored $event whose ids the
+     * caller read once for all its handlers (no closure, no meta lookups per handler).
+     *
+     * @internal
+     */
+    public static function runHandler(
+        EventHandler $handler,
+        Event $event,
+        string $causationId,
+        string $correlationId,
+    ): bool {
+        $savedCorrelationId = self::$correlationId;
+        $savedCausationId = self::$causationId;
+        self::$causationId = $causationId;
+        self::$correlationId = $correlationId;
+        try {
+            return $handler->handle($event);
+        } finally {
+            self::$correlationId = $savedCorrelationId;
+            self::$causationId = $savedCausationId;
         }
     }
 

@@ -370,14 +370,17 @@ final class Worker
             Runtime::beginProjecting($overlay);
             try {
                 foreach ($events as $event) {
-                    $position = $event->meta()->position();
+                    $meta = $event->meta();
+                    $position = $meta->position();
                     $overlay->position = $position;
+                    $causationId = $meta->eventId();
+                    $correlationId = $meta->correlationId() ?? $causationId;
                     foreach ($runnable as $name => $projector) {
                         if ($working[$name] >= $position || $position >= ($stopAt[$name] ?? PHP_INT_MAX)) {
                             continue;
                         }
                         $failing = $name;
-                        Context::handling($event, static fn (): bool => $projector->handle($event));
+                        Context::runHandler($projector, $event, $causationId, $correlationId);
                         $failing = null;
                         $working[$name] = $position;
                     }
@@ -445,14 +448,16 @@ final class Worker
             $failure = null;
             try {
                 foreach ($events as $event) {
-                    $position = $event->meta()->position();
+                    $meta = $event->meta();
+                    $position = $meta->position();
                     if ($position <= $done) {
                         continue;
                     }
                     if ($position > $projectedUpTo) {
                         break;
                     }
-                    Context::handling($event, static fn (): bool => $reactor->handle($event));
+                    $causationId = $meta->eventId();
+                    Context::runHandler($reactor, $event, $causationId, $meta->correlationId() ?? $causationId);
                     $done = $position;
                 }
             } catch (EventHandlerFailedException $handlerFailure) {
