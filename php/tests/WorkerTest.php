@@ -62,6 +62,57 @@ final class WorkerTest extends TestCase
         self::assertCount(1, $this->backend->commits());
     }
 
+    public function testAFoundCopyChangedWithoutSaveChangesNothingInTheBatch(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(1)->add(2)->persist()->uuid();
+        $projector = new class extends Projector {
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                $tag->uuid = $event->meta()->aggregateUuid();
+                $tag->label = 'opened';
+                $tag->save();
+            }
+
+            public function onMoneyAdded(MoneyAdded $event): void
+            {
+                $tag = Tag::find($event->meta()->aggregateUuid()) ?? throw new \LogicException('tag missing');
+                if ($event->amount === 1) {
+                    $tag->label = 'saved';
+                    $tag->save();
+                    return;
+                }
+                $tag->label = 'changed, not saved';
+            }
+        };
+
+        $this->worker([$projector])->runOnce();
+
+        self::assertSame('saved', Tag::find($uuid)?->label);
+        self::assertCount(1, $this->backend->commits(), 'one batch');
+    }
+
+    public function testOneObjectSavedUnderTwoUuidsKeepsBoth(): void
+    {
+        BankAccount::open('Ada')->persist();
+        $projector = new class extends Projector {
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                foreach (['first', 'second'] as $label) {
+                    $tag->uuid = $label;
+                    $tag->label = $label;
+                    $tag->save();
+                }
+            }
+        };
+
+        $this->worker([$projector])->runOnce();
+
+        self::assertSame('first', Tag::find('first')?->label);
+        self::assertSame('second', Tag::find('second')?->label);
+    }
+
     public function testEachBatchIsOneCommitAndTheNextBatchStartsAtTheCheckpoint(): void
     {
         $uuid = BankAccount::open('Ada')->add(1)->add(2)->add(3)->add(4)->persist()->uuid();
