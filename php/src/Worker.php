@@ -5,8 +5,10 @@ declare(strict_types=1);
 namespace EventSrv;
 
 use EventSrv\Internal\Backend;
+use EventSrv\Internal\HandlerMap;
 use EventSrv\Internal\Overlay;
 use EventSrv\Internal\Runtime;
+use EventSrv\Internal\WorkerLog;
 
 /**
  * The projector worker: a long-running CLI process that feeds stored events, in global order,
@@ -45,8 +47,7 @@ final class Worker
 
     private WorkerOptions $options;
 
-    /** @var \Closure(string): void */
-    private \Closure $log;
+    private WorkerLog $log;
 
     /** @var array<string, int> committed checkpoint by name; a new reactor has none yet */
     private array $checkpoints = [];
@@ -75,20 +76,20 @@ final class Worker
     ) {
         foreach ($projectors as $projector) {
             if (!$projector instanceof Projector) {
-                throw new \InvalidArgumentException(self::describe($projector) . ' is not a ' . Projector::class);
+                throw new \InvalidArgumentException(get_debug_type($projector) . ' is not a ' . Projector::class);
             }
             $this->projectors[$this->uniqueName($projector)] = $projector;
         }
         foreach ($reactors as $reactor) {
             if (!$reactor instanceof Reactor) {
-                throw new \InvalidArgumentException(self::describe($reactor) . ' is not a ' . Reactor::class);
+                throw new \InvalidArgumentException(get_debug_type($reactor) . ' is not a ' . Reactor::class);
             }
             $this->reactors[$this->uniqueName($reactor)] = $reactor;
         }
         $this->options = \is_array($options) ? WorkerOptions::fromArray($options) : $options;
         $this->batchSize = $this->options->batchSize;
         $this->statuses = new ProjectorStatuses();
-        $this->log = $log === null ? self::stderrLogger() : \Closure::fromCallable($log);
+        $this->log = new WorkerLog($log === null ? WorkerLog::stderr() : \Closure::fromCallable($log));
     }
 
     /**
@@ -125,16 +126,10 @@ final class Worker
                 $processed += $count ?? 0;
             }
         } catch (EventHandlerFailedException $failure) {
-            $this->logHandlerFailure($failure);
+            $this->log->handlerFailure($failure);
             return 1;
         } catch (\Throwable $failure) {
-            $this->log(sprintf(
-                'worker stopped by %s: %s (at %s:%d)',
-                $failure::class,
-                $failure->getMessage(),
-                $failure->getFile(),
-                $failure->getLine(),
-            ));
+            $this->log->stoppedBy($failure);
             return 1;
         }
         $this->log("worker stopped ($reason) after $processed event(s)");
@@ -235,7 +230,7 @@ final class Worker
                 $name,
                 $projector,
                 $this->batchSize,
-                $this->log,
+                $this->log->sink,
                 $progress === null ? null : \Closure::fromCallable($progress),
                 fn (): bool => $this->stopRequested,
             );
@@ -404,7 +399,7 @@ final class Worker
             if ($committed) {
                 $this->statuses->remember(ProjectorStatus::failed($name, $failure));
             }
-            $this->logHandlerFailure($failure, $committed);
+            $this->log->handlerFailure($failure, $committed);
         }
         return $committed;
     }
@@ -424,7 +419,8 @@ final class Worker
         $projected = $working === [] ? null : min($working);
         $result = $this->backend()->commit($overlay->changes(), $moves, $projected);
         if (!empty($result['checkpoint_conflict'])) {
-            $this->logConflict($result);
+            $this->log->conflict($result);
+            $this->loadCheckpoints();
             return false;
         }
         foreach ($working as $name => $position) {
@@ -466,7 +462,8 @@ final class Worker
             if ($done !== $start) {
                 $result = $this->backend()->commit([], [[$name, $start, $done]], null);
                 if (!empty($result['checkpoint_conflict'])) {
-                    $this->logConflict($result);
+                    $this->log->conflict($result);
+                    $this->loadCheckpoints();
                 } else {
                     $this->checkpoints[$name] = $done;
                 }
@@ -580,7 +577,7 @@ final class Worker
         foreach ($names as $wanted) {
             $found = null;
             foreach ($this->projectors as $name => $projector) {
-                $names = [$name, $projector::class, self::shortName($projector::class)];
+                $names = [$name, $projector::class, HandlerMap::shortName($projector::class)];
                 if (\in_array(ltrim($wanted, '\\'), $names, true)) {
                     $found = $name;
                     break;
@@ -630,55 +627,6 @@ final class Worker
         pcntl_signal(SIGINT, $handler);
     }
 
-    private function logHandlerFailure(EventHandlerFailedException $failure, bool $marked = false): void
-    {
-        $cause = $failure->getPrevious();
-        \assert($cause !== null);
-        $kind = is_subclass_of($failure->handlerClass(), Projector::class) ? 'projector' : 'reactor';
-        $position = $failure->position();
-        $this->log(sprintf(
-            '%s %s failed on event #%s %s in %s(): %s: %s (at %s:%d)',
-            $kind,
-            $failure->handlerClass(),
-            $position ?? '?',
-            $failure->event()::class,
-            $failure->method(),
-            $cause::class,
-            $cause->getMessage(),
-            $cause->getFile(),
-            $cause->getLine(),
-        ));
-        $this->log("stack trace:\n" . $cause->getTraceAsString());
-        if ($kind === 'projector') {
-            $this->log(sprintf(
-                '%s: the event was not skipped; the other projectors keep running. Fix it, then run '
-                . 'eventsrv-worker --retry=<name> (it resumes at event #%s)',
-                $marked
-                    ? 'projector marked failed'
-                    : 'the failure could not be committed (checkpoint conflict); the batch runs again',
-                $position ?? '?',
-            ));
-            return;
-        }
-        $this->log(sprintf(
-            'worker stopped: the event was not skipped; fix the %s and restart the worker (it resumes at event #%s)',
-            $kind,
-            $position ?? '?',
-        ));
-    }
-
-    /** @param array<string, mixed> $conflict */
-    private function logConflict(array $conflict): void
-    {
-        $this->log(sprintf(
-            'checkpoint %s was moved by another worker (expected %d, found %d): batch dropped, continuing from there',
-            $conflict['name'],
-            $conflict['expected'],
-            $conflict['actual'],
-        ));
-        $this->loadCheckpoints();
-    }
-
     private function uniqueName(EventHandler $handler): string
     {
         $name = $handler->name();
@@ -700,27 +648,6 @@ final class Worker
 
     private function log(string $line): void
     {
-        ($this->log)($line);
-    }
-
-    private static function shortName(string $class): string
-    {
-        $separator = strrpos($class, '\\');
-        return $separator === false ? $class : substr($class, $separator + 1);
-    }
-
-    private static function describe(mixed $value): string
-    {
-        return \is_object($value) ? $value::class : get_debug_type($value);
-    }
-
-    /** @return \Closure(string): void */
-    private static function stderrLogger(): \Closure
-    {
-        $stderr = fopen('php://stderr', 'w');
-        return static function (string $line) use ($stderr): void {
-            $time = (new \DateTimeImmutable())->format('Y-m-d H:i:s.v');
-            fwrite($stderr, "[$time] $line\n");
-        };
+        $this->log->line($line);
     }
 }
