@@ -61,14 +61,20 @@ final class Overlay implements EntityReader
     {
         $class = $entity::class;
         $uuid = $entity->uuid;
-        $change = $this->changes[$class][$uuid] ?? null;
-        if ($change !== null && $change['entity'] === null) {
-            unset($this->changes[$class][$uuid]); // created again after a delete: goes to the end
-        }
         if (($this->lent[$class][$uuid] ?? null) === $entity) {
             unset($this->lent[$class][$uuid]);
         } else {
             $entity = clone $entity;
+        }
+        if (isset($this->changes[$class][$uuid]['entity'])) {
+            // saved before in this batch: updated in place (no new array), keeps its place
+            $this->changes[$class][$uuid]['entity'] = $entity;
+            $this->changes[$class][$uuid]['position'] = $this->position;
+            return;
+        }
+        $change = $this->changes[$class][$uuid] ?? null;
+        if ($change !== null) {
+            unset($this->changes[$class][$uuid]); // created again after a delete: goes to the end
         }
         $this->changes[$class][$uuid] = [
             'entity' => $entity,
