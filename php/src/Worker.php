@@ -365,17 +365,14 @@ final class Worker
             Runtime::beginProjecting($overlay);
             try {
                 foreach ($events as $event) {
-                    $meta = $event->meta();
-                    $position = $meta->position();
+                    $position = $event->meta()->position();
                     $overlay->position = $position;
-                    $causationId = $meta->eventId();
-                    $correlationId = $meta->correlationId() ?? $causationId;
                     foreach ($runnable as $name => $projector) {
                         if ($working[$name] >= $position || $position >= ($stopAt[$name] ?? PHP_INT_MAX)) {
                             continue;
                         }
                         $failing = $name;
-                        Context::runHandler($projector, $event, $causationId, $correlationId);
+                        Context::runHandler($projector, $event);
                         $failing = null;
                         $working[$name] = $position;
                     }
@@ -444,16 +441,14 @@ final class Worker
             $failure = null;
             try {
                 foreach ($events as $event) {
-                    $meta = $event->meta();
-                    $position = $meta->position();
+                    $position = $event->meta()->position();
                     if ($position <= $done) {
                         continue;
                     }
                     if ($position > $projectedUpTo) {
                         break;
                     }
-                    $causationId = $meta->eventId();
-                    Context::runHandler($reactor, $event, $causationId, $meta->correlationId() ?? $causationId);
+                    Context::runHandler($reactor, $event);
                     $done = $position;
                 }
             } catch (EventHandlerFailedException $handlerFailure) {

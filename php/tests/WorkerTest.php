@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace EventSrv\Tests;
 
+use EventSrv\Context;
 use EventSrv\Entity;
 use EventSrv\Event;
 use EventSrv\EventHandlerFailedException;
@@ -526,6 +527,27 @@ final class WorkerTest extends TestCase
         self::assertSame($opened->meta()->correlationId(), $added->meta()->correlationId());
         self::assertNotNull($added->meta()->correlationId());
         self::assertSame([1, 2, 3], $reactor->positions, 'the reactor also handled the event it caused');
+    }
+
+    public function testAHandlerSeesItsEventsIdsInTheContextAndTheyAreGoneAfterwards(): void
+    {
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        BankAccount::open('Ada')->add(1)->persist();
+        $seen = [];
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event) use (&$seen): void {
+            $seen[] = [Context::causationId(), Context::correlationId()];
+            self::assertSame($event->meta()->eventId(), Context::causationId());
+        };
+
+        $this->worker([], [$reactor])->runOnce();
+
+        $events = $this->backend->eventsAfter(0, 10);
+        self::assertSame(
+            array_map(static fn (Event $e): array => [$e->meta()->eventId(), $e->meta()->correlationId()], $events),
+            $seen,
+        );
+        self::assertNull(Context::causationId(), 'no causation leaks out of the worker');
     }
 
     public function testAWorkerWithoutProjectorsDoesNotAttach(): void
