@@ -19,7 +19,7 @@ use ext_php_rs::zend::ClassEntry;
 
 use crate::decode::{self, PropertyPlan, Source, What};
 use crate::encode::{self, lossy};
-use crate::engine::{self, ArrayBuilder, DeclaredProperty, SharedStr, Key};
+use crate::engine::{self, ArrayBuilder, DeclaredProperty, Key, SharedStr};
 use crate::exceptions::{ExtError, ExtResult};
 use crate::uuid;
 
@@ -167,8 +167,8 @@ struct TypeEntry {
     kind: SharedStr,
 }
 
-/// The keys of `EventSrv\Event::$meta`, made once per reading call (interned): building the array of
-/// every event then allocates no key string (7 per event otherwise).
+/// The keys of `EventSrv\Event::$meta`, made once per reading call (interned): building the
+/// array of every event then allocates no key string (7 per event otherwise).
 struct MetaKeys {
     position: SharedStr,
     stream: SharedStr,
@@ -382,7 +382,10 @@ impl EventBuilder {
         meta.add_new(&keys.stream, engine::bytes(event.stream));
         meta.add_new(&keys.version, engine::long(event.stream_version as i64));
         meta.add_new(&keys.recorded_at_us, engine::long(event.recorded_at_us));
-        meta.add_new(&keys.event_id, engine::bytes(&uuid::format(&event.event_id)));
+        meta.add_new(
+            &keys.event_id,
+            engine::bytes(&uuid::format(&event.event_id)),
+        );
         meta.add_new(&keys.kind, kind);
         meta.add_new(&keys.metadata, metadata);
         Ok(meta.into_zval())
