@@ -2,10 +2,11 @@
 # The side-by-side benchmark suite (issue #4): eventsrv against APCu, Redis, SQLite and
 # PostgreSQL, every comparison in the same run; writes docs/bench.md and docs/bench/*.svg.
 #
-#   bench/run.sh [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads]
+#   bench/run.sh [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads|replay]
 #
-# --only reads runs scenarios 1 and 2 alone and re-renders the report with their new rows and
-# the other scenarios' rows of the last full run (docs/bench/results.jsonl).
+# --only reads runs scenarios 1 and 2 alone, --only replay scenario 4 alone (1M events, replayed
+# RUNS times; no other service started), and re-renders the report with their new rows and the
+# other scenarios' rows of the last full run (docs/bench/results.jsonl).
 #
 # Installs the alternatives from Debian packages (apt-get), starts Redis (two instances:
 # persistence off, and AOF appendfsync always) and a private PostgreSQL cluster on unix sockets
@@ -23,9 +24,9 @@ while (($#)); do
     --no-build) BUILD=0; shift ;;
     --no-install) INSTALL=0; shift ;;
     --keep) KEEP=1; shift ;;
-    --only) ONLY="$2"; [[ "$ONLY" == reads ]] || { echo "--only: only 'reads' is supported" >&2; exit 2; }; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads]" >&2; exit 2 ;;
+    --only) ONLY="$2"; [[ "$ONLY" == reads || "$ONLY" == replay ]] || { echo "--only: 'reads' or 'replay'" >&2; exit 2; }; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--quick] [--runs N] [--no-build] [--no-install] [--keep] [--only reads|replay]" >&2; exit 2 ;;
   esac
 done
 
@@ -129,7 +130,44 @@ machine_facts() {
 
 run_php() { "${PHP[@]}" "$@" | tee -a "$RESULTS" | sed 's/^/    /' >&2; }
 
+# Scenario 4: append $1 events, then time `eventsrv-worker --replay` over the whole log $2 times.
+replay_scenario() {
+  log "replay (scenario 4): $1 events through the PHP worker, $2 time(s)"
+  run_php "$BENCH/php/replay.php" append "$1"
+  for _ in $(seq 1 "$2"); do
+    t0=$(date +%s%N)
+    "${PHP[@]}" "$REPO/php/bin/eventsrv-worker" "$BENCH/php/worker.php" --replay --batch-size 10000 >>"$TMP/worker.log" 2>&1
+    t1=$(date +%s%N)
+    run_php "$BENCH/php/replay.php" report "$1" "$(( (t1 - t0) / 1000 ))"
+  done
+}
+
+# --only: the fresh rows of the scenarios run, the other rows from the last full run.
+render_only() {
+  log "rendering docs/bench.md: new $ONLY rows, the other rows from the last full run"
+  python3 - "$REPO/docs/bench/results.jsonl" "$RESULTS" "$ONLY" <<'PY'
+import json, sys
+previous, fresh, only = sys.argv[1], sys.argv[2], sys.argv[3]
+replaced = {"machine"} | ({"replay"} if only == "replay" else {"memory", "find", "all", "filter"})  # seed.php re-measures memory
+kept = [l for l in open(previous) if l.startswith("{") and json.loads(l).get("scenario") not in replaced]
+new = [l for l in open(fresh) if l.startswith("{")]
+new = [json.dumps({**json.loads(l), "only": only}) + "\n" if json.loads(l).get("scenario") == "machine" else l
+       for l in new]
+open(fresh, "w").writelines(new + kept)
+PY
+  python3 "$BENCH/report.py" "$RESULTS" "$REPO/docs/bench.md" "$REPO/docs/bench"
+  cp "$RESULTS" "$REPO/docs/bench/results.jsonl"
+  log "done: docs/bench.md ($ONLY only)"
+}
+
 started=$SECONDS
+if [[ "$ONLY" == replay ]]; then
+  start_daemon
+  machine_facts
+  replay_scenario "${REPLAY_ONLY_EVENTS:-1000000}" "$RUNS"
+  render_only
+  exit 0
+fi
 start_services
 start_daemon
 machine_facts
@@ -141,20 +179,7 @@ if [[ "$ONLY" == reads ]]; then
     log "run $run/$RUNS: reads (scenarios 1, 2)"
     run_php "$BENCH/php/reads.php" "$READ_ROUNDS" "$FIND_BATCHES"
   done
-  log "rendering docs/bench.md: new read rows, the other rows from the last full run"
-  python3 - "$REPO/docs/bench/results.jsonl" "$RESULTS" <<'PY'
-import json, sys
-previous, fresh = sys.argv[1], sys.argv[2]
-replaced = {"machine", "memory", "find", "all", "filter"}  # seed.php re-measures memory
-kept = [l for l in open(previous) if l.startswith("{") and json.loads(l).get("scenario") not in replaced]
-new = [l for l in open(fresh) if l.startswith("{")]
-new = [json.dumps({**json.loads(l), "only": "reads"}) + "\n" if json.loads(l).get("scenario") == "machine" else l
-       for l in new]
-open(fresh, "w").writelines(new + kept)
-PY
-  python3 "$BENCH/report.py" "$RESULTS" "$REPO/docs/bench.md" "$REPO/docs/bench"
-  cp "$RESULTS" "$REPO/docs/bench/results.jsonl"
-  log "done: docs/bench.md (reads only)"
+  render_only
   exit 0
 fi
 
@@ -188,12 +213,7 @@ if command -v strace >/dev/null; then
   run_php "$BENCH/php/syscalls.php" report 302 "$TMP/strace.txt"
 fi
 
-log "replay (scenario 4): $REPLAY_EVENTS events through the PHP worker"
-run_php "$BENCH/php/replay.php" append "$REPLAY_EVENTS"
-t0=$(date +%s%N)
-"${PHP[@]}" "$REPO/php/bin/eventsrv-worker" "$BENCH/php/worker.php" --replay --batch-size 10000 >>"$TMP/worker.log" 2>&1
-t1=$(date +%s%N)
-run_php "$BENCH/php/replay.php" report "$REPLAY_EVENTS" "$(( (t1 - t0) / 1000 ))"
+replay_scenario "$REPLAY_EVENTS" 1
 
 log "boot (scenario 5): restart from the full log"
 committed="$("${PHP[@]}" -r 'echo EventSrv\Native::positions()["committed"];')"
