@@ -9,6 +9,7 @@ use EventSrv\Internal\HandlerMap;
 use EventSrv\Internal\Overlay;
 use EventSrv\Internal\Runtime;
 use EventSrv\Internal\WorkerLog;
+use EventSrv\Internal\WorkerStop;
 
 /**
  * The projector worker: a long-running CLI process that feeds stored events, in global order,
@@ -54,7 +55,7 @@ final class Worker
 
     private bool $attached = false;
 
-    private bool $stopRequested = false;
+    private WorkerStop $stop;
 
     /** Current batch size: the configured one, halved after a commit that was too large. */
     private int $batchSize;
@@ -90,6 +91,7 @@ final class Worker
         $this->batchSize = $this->options->batchSize;
         $this->statuses = new ProjectorStatuses();
         $this->log = new WorkerLog($log === null ? WorkerLog::stderr() : \Closure::fromCallable($log));
+        $this->stop = new WorkerStop($this->options, $this->log);
     }
 
     /**
@@ -97,7 +99,7 @@ final class Worker
      */
     public function run(): int
     {
-        $this->installSignalHandlers();
+        $this->stop->installSignalHandlers();
         $startedAt = microtime(true);
         $processed = 0;
         try {
@@ -110,11 +112,11 @@ final class Worker
                 $this->batchSize,
                 $this->lowestCheckpoint(true),
             ));
-            while (($reason = $this->stopReason($startedAt, $processed)) === null) {
+            while (($reason = $this->stop->reason($startedAt, $processed)) === null) {
                 $this->statuses->reload();
                 $from = $this->lowestCheckpoint(true);
                 $committed = $this->backend()->waitForEvents($from, $this->options->sleepMs);
-                if ($committed <= $from || $this->stopRequested) {
+                if ($committed <= $from || $this->stop->requested) {
                     continue;
                 }
                 $limit = $this->options->maxEvents > 0 ? $this->options->maxEvents - $processed : PHP_INT_MAX;
@@ -199,7 +201,7 @@ final class Worker
         $processed = $this->drain(false);
         $this->log(sprintf(
             'replay: %s %d event(s); projectors at position %d',
-            $this->stopRequested ? 'interrupted after' : 'done,',
+            $this->stop->requested ? 'interrupted after' : 'done,',
             $processed,
             $this->lowestCheckpoint(false),
         ));
@@ -219,11 +221,11 @@ final class Worker
     public function rebuild(array $projectorNames = [], ?callable $progress = null): int
     {
         Runtime::$inWorker = true; // not attached: persist() waits for the live worker, not for this
-        $this->installSignalHandlers();
+        $this->stop->installSignalHandlers();
         $selected = $this->selectProjectors($projectorNames);
         $processed = 0;
         foreach ($selected as $name => $projector) {
-            if ($this->stopRequested) {
+            if ($this->stop->requested) {
                 break;
             }
             $rebuild = new ProjectorRebuild(
@@ -232,7 +234,7 @@ final class Worker
                 $this->batchSize,
                 $this->log->sink,
                 $progress === null ? null : \Closure::fromCallable($progress),
-                fn (): bool => $this->stopRequested,
+                fn (): bool => $this->stop->requested,
             );
             $processed += $rebuild->run();
         }
@@ -242,7 +244,7 @@ final class Worker
     /** Asks the loop to stop after the current batch (what SIGTERM/SIGINT do). */
     public function stop(): void
     {
-        $this->stopRequested = true;
+        $this->stop->requested = true;
     }
 
     /** @return array<string, int> the checkpoints this worker knows, by name */
@@ -271,7 +273,7 @@ final class Worker
     {
         $processed = 0;
         $conflicts = 0;
-        while (!$this->stopRequested) {
+        while (!$this->stop->requested) {
             $count = $this->processBatch($withReactors, PHP_INT_MAX);
             if ($count === null) {
                 if (++$conflicts >= self::CHECKPOINT_CONFLICTS_MAX) {
@@ -588,38 +590,6 @@ final class Worker
             $selected[$found] = $this->projectors[$found];
         }
         return $selected;
-    }
-
-    private function stopReason(float $startedAt, int $processed): ?string
-    {
-        if ($this->stopRequested) {
-            return 'stop requested';
-        }
-        if ($this->options->maxEvents > 0 && $processed >= $this->options->maxEvents) {
-            return "max events {$this->options->maxEvents} reached";
-        }
-        if ($this->options->maxTimeSeconds > 0 && microtime(true) - $startedAt >= $this->options->maxTimeSeconds) {
-            return "max time {$this->options->maxTimeSeconds}s reached";
-        }
-        if ($this->options->memoryLimitMb > 0 && memory_get_usage(true) >= $this->options->memoryLimitMb * 1048576) {
-            return "memory limit {$this->options->memoryLimitMb} MB reached";
-        }
-        return null;
-    }
-
-    private function installSignalHandlers(): void
-    {
-        if (!\function_exists('pcntl_async_signals')) {
-            $this->log('pcntl is not available: SIGTERM/SIGINT will stop the worker without finishing the batch');
-            return;
-        }
-        pcntl_async_signals(true);
-        $handler = function (int $signal): void {
-            $this->stopRequested = true;
-            $this->log(sprintf('received %s: stopping after this batch', $signal === SIGTERM ? 'SIGTERM' : 'SIGINT'));
-        };
-        pcntl_signal(SIGTERM, $handler);
-        pcntl_signal(SIGINT, $handler);
     }
 
     private function uniqueName(EventHandler $handler): string
