@@ -186,12 +186,16 @@ fi
 fi
 
 if wants replay; then
-log "replay (scenario 4): $REPLAY_EVENTS events through the PHP worker"
-run_php "$BENCH/php/replay.php" append "$REPLAY_EVENTS"
-t0=$(date +%s%N)
-"${PHP[@]}" "$REPO/php/bin/eventsrv-worker" "$BENCH/php/worker.php" --replay --batch-size 10000 >>"$TMP/worker.log" 2>&1
-t1=$(date +%s%N)
-run_php "$BENCH/php/replay.php" report "$REPLAY_EVENTS" "$(( (t1 - t0) / 1000 ))"
+  # Alone (--only replay): 1M events, the size; within a full run, REPLAY_EVENTS.
+  [[ "$ONLY" == replay ]] && events="${REPLAY_ONLY_EVENTS:-1000000}" || events="$REPLAY_EVENTS"
+  log "replay (scenario 4): $events events through the PHP worker, $RUNS time(s)"
+  run_php "$BENCH/php/replay.php" append "$events"
+  for _ in $(seq 1 "$RUNS"); do
+    t0=$(date +%s%N)
+    "${PHP[@]}" "$REPO/php/bin/eventsrv-worker" "$BENCH/php/worker.php" --replay --batch-size 10000 >>"$TMP/worker.log" 2>&1
+    t1=$(date +%s%N)
+    run_php "$BENCH/php/replay.php" report "$events" "$(( (t1 - t0) / 1000 ))"
+  done
 fi
 
 if wants boot; then

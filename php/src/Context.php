@@ -19,16 +19,25 @@ final class Context
 
     private static ?string $causationId = null;
 
+    /**
+     * The stored event a Worker handler is running for, whose ids have not been read yet: the
+     * ids are taken from it on first use (most handlers record nothing, and reading them per
+     * event and handler was a measurable part of a replay).
+     */
+    private static ?Event $handled = null;
+
     /** @var array<string, mixed> */
     private static array $metadata = [];
 
     public static function correlationId(): ?string
     {
+        self::readHandledIds();
         return self::$correlationId;
     }
 
     public static function causationId(): ?string
     {
+        self::readHandledIds();
         return self::$causationId;
     }
 
@@ -40,6 +49,7 @@ final class Context
 
     public static function setCorrelationId(?string $correlationId): void
     {
+        self::readHandledIds();
         self::$correlationId = $correlationId;
     }
 
@@ -84,16 +94,39 @@ final class Context
      */
     public static function handling(Event $event, callable $callback): mixed
     {
+        self::readHandledIds();
         $saved = [self::$correlationId, self::$causationId];
         if ($event->isRecorded()) {
             $meta = $event->meta();
             self::$causationId = $meta->eventId();
-            self::$correlationId = $meta->correlationId() ?? $meta->eventId();
+            self::$correlationId = $meta->correlationId() ?? self::$causationId;
         }
         try {
             return $callback();
         } finally {
+            self::$handled = null;
             [self::$correlationId, self::$causationId] = $saved;
+        }
+    }
+
+    /**
+     * handling() for the Worker's hot loop: runs $handler on the stored $event without a
+     * closure, and reads the event's ids only if the handler asks for them.
+     *
+     * @internal
+     */
+    public static function runHandler(EventHandler $handler, Event $event): bool
+    {
+        $savedCorrelationId = self::$correlationId;
+        $savedCausationId = self::$causationId;
+        $savedHandled = self::$handled;
+        self::$handled = $event;
+        try {
+            return $handler->handle($event);
+        } finally {
+            self::$handled = $savedHandled;
+            self::$correlationId = $savedCorrelationId;
+            self::$causationId = $savedCausationId;
         }
     }
 
@@ -106,6 +139,7 @@ final class Context
      */
     public static function metadataForNewEvent(): array
     {
+        self::readHandledIds();
         $metadata = [];
         if (self::$correlationId !== null) {
             $metadata[EventMeta::CORRELATION_ID] = self::$correlationId;
@@ -118,9 +152,22 @@ final class Context
 
     public static function reset(): void
     {
+        self::$handled = null;
         self::$correlationId = null;
         self::$causationId = null;
         self::$metadata = [];
+    }
+
+    /** The ids of the event runHandler() runs for, read now that something needs them. */
+    private static function readHandledIds(): void
+    {
+        if (self::$handled === null) {
+            return;
+        }
+        $meta = self::$handled->meta();
+        self::$handled = null;
+        self::$causationId = $meta->eventId();
+        self::$correlationId = $meta->correlationId() ?? self::$causationId;
     }
 
     /** @param array<mixed> $metadata */

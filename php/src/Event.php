@@ -22,6 +22,12 @@ abstract class Event
      */
     private ?array $meta = null;
 
+    /**
+     * meta() built once: the worker, Context and the handler each ask for it per event. Filled
+     * on the first call; $meta is never changed after the event is read, so it stays true.
+     */
+    private ?EventMeta $metaView = null;
+
     final public function isRecorded(): bool
     {
         return $this->meta !== null;
@@ -36,6 +42,6 @@ abstract class Event
                 static::class,
             ));
         }
-        return new EventMeta($this->meta);
+        return $this->metaView ??= new EventMeta($this->meta);
     }
 }

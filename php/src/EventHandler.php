@@ -20,6 +20,9 @@ use EventSrv\Internal\HandlerMap;
  */
 abstract class EventHandler
 {
+    /** @var array<class-string, array<class-string, list<string>>> handler class => event class => methods */
+    private static array $methods = [];
+
     /**
      * The checkpoint name. Renaming a projector's class (or this name) starts it from scratch.
      */
@@ -36,7 +39,8 @@ abstract class EventHandler
      */
     final public function handle(Event $event): bool
     {
-        $methods = HandlerMap::methodsFor(
+        // runs once per event and handler: the lookup stays here, HandlerMap is asked once
+        $methods = self::$methods[static::class][$event::class] ??= HandlerMap::methodsFor(
             static::class,
             $event::class,
             'on',

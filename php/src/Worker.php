@@ -5,8 +5,11 @@ declare(strict_types=1);
 namespace EventSrv;
 
 use EventSrv\Internal\Backend;
+use EventSrv\Internal\HandlerMap;
 use EventSrv\Internal\Overlay;
 use EventSrv\Internal\Runtime;
+use EventSrv\Internal\WorkerLog;
+use EventSrv\Internal\WorkerStop;
 
 /**
  * The projector worker: a long-running CLI process that feeds stored events, in global order,
@@ -45,15 +48,14 @@ final class Worker
 
     private WorkerOptions $options;
 
-    /** @var \Closure(string): void */
-    private \Closure $log;
+    private WorkerLog $log;
 
     /** @var array<string, int> committed checkpoint by name; a new reactor has none yet */
     private array $checkpoints = [];
 
     private bool $attached = false;
 
-    private bool $stopRequested = false;
+    private WorkerStop $stop;
 
     /** Current batch size: the configured one, halved after a commit that was too large. */
     private int $batchSize;
@@ -75,20 +77,21 @@ final class Worker
     ) {
         foreach ($projectors as $projector) {
             if (!$projector instanceof Projector) {
-                throw new \InvalidArgumentException(self::describe($projector) . ' is not a ' . Projector::class);
+                throw new \InvalidArgumentException(get_debug_type($projector) . ' is not a ' . Projector::class);
             }
             $this->projectors[$this->uniqueName($projector)] = $projector;
         }
         foreach ($reactors as $reactor) {
             if (!$reactor instanceof Reactor) {
-                throw new \InvalidArgumentException(self::describe($reactor) . ' is not a ' . Reactor::class);
+                throw new \InvalidArgumentException(get_debug_type($reactor) . ' is not a ' . Reactor::class);
             }
             $this->reactors[$this->uniqueName($reactor)] = $reactor;
         }
         $this->options = \is_array($options) ? WorkerOptions::fromArray($options) : $options;
         $this->batchSize = $this->options->batchSize;
         $this->statuses = new ProjectorStatuses();
-        $this->log = $log === null ? self::stderrLogger() : \Closure::fromCallable($log);
+        $this->log = new WorkerLog($log === null ? WorkerLog::stderr() : \Closure::fromCallable($log));
+        $this->stop = new WorkerStop($this->options, $this->log);
     }
 
     /**
@@ -96,7 +99,7 @@ final class Worker
      */
     public function run(): int
     {
-        $this->installSignalHandlers();
+        $this->stop->installSignalHandlers();
         $startedAt = microtime(true);
         $processed = 0;
         try {
@@ -109,11 +112,11 @@ final class Worker
                 $this->batchSize,
                 $this->lowestCheckpoint(true),
             ));
-            while (($reason = $this->stopReason($startedAt, $processed)) === null) {
+            while (($reason = $this->stop->reason($startedAt, $processed)) === null) {
                 $this->statuses->reload();
                 $from = $this->lowestCheckpoint(true);
                 $committed = $this->backend()->waitForEvents($from, $this->options->sleepMs);
-                if ($committed <= $from || $this->stopRequested) {
+                if ($committed <= $from || $this->stop->requested) {
                     continue;
                 }
                 $limit = $this->options->maxEvents > 0 ? $this->options->maxEvents - $processed : PHP_INT_MAX;
@@ -125,16 +128,10 @@ final class Worker
                 $processed += $count ?? 0;
             }
         } catch (EventHandlerFailedException $failure) {
-            $this->logHandlerFailure($failure);
+            $this->log->handlerFailure($failure);
             return 1;
         } catch (\Throwable $failure) {
-            $this->log(sprintf(
-                'worker stopped by %s: %s (at %s:%d)',
-                $failure::class,
-                $failure->getMessage(),
-                $failure->getFile(),
-                $failure->getLine(),
-            ));
+            $this->log->stoppedBy($failure);
             return 1;
         }
         $this->log("worker stopped ($reason) after $processed event(s)");
@@ -204,7 +201,7 @@ final class Worker
         $processed = $this->drain(false);
         $this->log(sprintf(
             'replay: %s %d event(s); projectors at position %d',
-            $this->stopRequested ? 'interrupted after' : 'done,',
+            $this->stop->requested ? 'interrupted after' : 'done,',
             $processed,
             $this->lowestCheckpoint(false),
         ));
@@ -224,20 +221,20 @@ final class Worker
     public function rebuild(array $projectorNames = [], ?callable $progress = null): int
     {
         Runtime::$inWorker = true; // not attached: persist() waits for the live worker, not for this
-        $this->installSignalHandlers();
+        $this->stop->installSignalHandlers();
         $selected = $this->selectProjectors($projectorNames);
         $processed = 0;
         foreach ($selected as $name => $projector) {
-            if ($this->stopRequested) {
+            if ($this->stop->requested) {
                 break;
             }
             $rebuild = new ProjectorRebuild(
                 $name,
                 $projector,
                 $this->batchSize,
-                $this->log,
+                $this->log->sink,
                 $progress === null ? null : \Closure::fromCallable($progress),
-                fn (): bool => $this->stopRequested,
+                fn (): bool => $this->stop->requested,
             );
             $processed += $rebuild->run();
         }
@@ -247,7 +244,7 @@ final class Worker
     /** Asks the loop to stop after the current batch (what SIGTERM/SIGINT do). */
     public function stop(): void
     {
-        $this->stopRequested = true;
+        $this->stop->requested = true;
     }
 
     /** @return array<string, int> the checkpoints this worker knows, by name */
@@ -276,7 +273,7 @@ final class Worker
     {
         $processed = 0;
         $conflicts = 0;
-        while (!$this->stopRequested) {
+        while (!$this->stop->requested) {
             $count = $this->processBatch($withReactors, PHP_INT_MAX);
             if ($count === null) {
                 if (++$conflicts >= self::CHECKPOINT_CONFLICTS_MAX) {
@@ -377,7 +374,7 @@ final class Worker
                             continue;
                         }
                         $failing = $name;
-                        Context::handling($event, static fn (): bool => $projector->handle($event));
+                        Context::runHandler($projector, $event);
                         $failing = null;
                         $working[$name] = $position;
                     }
@@ -401,7 +398,7 @@ final class Worker
             if ($committed) {
                 $this->statuses->remember(ProjectorStatus::failed($name, $failure));
             }
-            $this->logHandlerFailure($failure, $committed);
+            $this->log->handlerFailure($failure, $committed);
         }
         return $committed;
     }
@@ -421,7 +418,8 @@ final class Worker
         $projected = $working === [] ? null : min($working);
         $result = $this->backend()->commit($overlay->changes(), $moves, $projected);
         if (!empty($result['checkpoint_conflict'])) {
-            $this->logConflict($result);
+            $this->log->conflict($result);
+            $this->loadCheckpoints();
             return false;
         }
         foreach ($working as $name => $position) {
@@ -452,7 +450,7 @@ final class Worker
                     if ($position > $projectedUpTo) {
                         break;
                     }
-                    Context::handling($event, static fn (): bool => $reactor->handle($event));
+                    Context::runHandler($reactor, $event);
                     $done = $position;
                 }
             } catch (EventHandlerFailedException $handlerFailure) {
@@ -461,7 +459,8 @@ final class Worker
             if ($done !== $start) {
                 $result = $this->backend()->commit([], [[$name, $start, $done]], null);
                 if (!empty($result['checkpoint_conflict'])) {
-                    $this->logConflict($result);
+                    $this->log->conflict($result);
+                    $this->loadCheckpoints();
                 } else {
                     $this->checkpoints[$name] = $done;
                 }
@@ -575,7 +574,7 @@ final class Worker
         foreach ($names as $wanted) {
             $found = null;
             foreach ($this->projectors as $name => $projector) {
-                $names = [$name, $projector::class, self::shortName($projector::class)];
+                $names = [$name, $projector::class, HandlerMap::shortName($projector::class)];
                 if (\in_array(ltrim($wanted, '\\'), $names, true)) {
                     $found = $name;
                     break;
@@ -591,87 +590,6 @@ final class Worker
             $selected[$found] = $this->projectors[$found];
         }
         return $selected;
-    }
-
-    private function stopReason(float $startedAt, int $processed): ?string
-    {
-        if ($this->stopRequested) {
-            return 'stop requested';
-        }
-        if ($this->options->maxEvents > 0 && $processed >= $this->options->maxEvents) {
-            return "max events {$this->options->maxEvents} reached";
-        }
-        if ($this->options->maxTimeSeconds > 0 && microtime(true) - $startedAt >= $this->options->maxTimeSeconds) {
-            return "max time {$this->options->maxTimeSeconds}s reached";
-        }
-        if ($this->options->memoryLimitMb > 0 && memory_get_usage(true) >= $this->options->memoryLimitMb * 1048576) {
-            return "memory limit {$this->options->memoryLimitMb} MB reached";
-        }
-        return null;
-    }
-
-    private function installSignalHandlers(): void
-    {
-        if (!\function_exists('pcntl_async_signals')) {
-            $this->log('pcntl is not available: SIGTERM/SIGINT will stop the worker without finishing the batch');
-            return;
-        }
-        pcntl_async_signals(true);
-        $handler = function (int $signal): void {
-            $this->stopRequested = true;
-            $this->log(sprintf('received %s: stopping after this batch', $signal === SIGTERM ? 'SIGTERM' : 'SIGINT'));
-        };
-        pcntl_signal(SIGTERM, $handler);
-        pcntl_signal(SIGINT, $handler);
-    }
-
-    private function logHandlerFailure(EventHandlerFailedException $failure, bool $marked = false): void
-    {
-        $cause = $failure->getPrevious();
-        \assert($cause !== null);
-        $kind = is_subclass_of($failure->handlerClass(), Projector::class) ? 'projector' : 'reactor';
-        $position = $failure->position();
-        $this->log(sprintf(
-            '%s %s failed on event #%s %s in %s(): %s: %s (at %s:%d)',
-            $kind,
-            $failure->handlerClass(),
-            $position ?? '?',
-            $failure->event()::class,
-            $failure->method(),
-            $cause::class,
-            $cause->getMessage(),
-            $cause->getFile(),
-            $cause->getLine(),
-        ));
-        $this->log("stack trace:\n" . $cause->getTraceAsString());
-        if ($kind === 'projector') {
-            $this->log(sprintf(
-                '%s: the event was not skipped; the other projectors keep running. Fix it, then run '
-                . 'eventsrv-worker --retry=<name> (it resumes at event #%s)',
-                $marked
-                    ? 'projector marked failed'
-                    : 'the failure could not be committed (checkpoint conflict); the batch runs again',
-                $position ?? '?',
-            ));
-            return;
-        }
-        $this->log(sprintf(
-            'worker stopped: the event was not skipped; fix the %s and restart the worker (it resumes at event #%s)',
-            $kind,
-            $position ?? '?',
-        ));
-    }
-
-    /** @param array<string, mixed> $conflict */
-    private function logConflict(array $conflict): void
-    {
-        $this->log(sprintf(
-            'checkpoint %s was moved by another worker (expected %d, found %d): batch dropped, continuing from there',
-            $conflict['name'],
-            $conflict['expected'],
-            $conflict['actual'],
-        ));
-        $this->loadCheckpoints();
     }
 
     private function uniqueName(EventHandler $handler): string
@@ -695,27 +613,6 @@ final class Worker
 
     private function log(string $line): void
     {
-        ($this->log)($line);
-    }
-
-    private static function shortName(string $class): string
-    {
-        $separator = strrpos($class, '\\');
-        return $separator === false ? $class : substr($class, $separator + 1);
-    }
-
-    private static function describe(mixed $value): string
-    {
-        return \is_object($value) ? $value::class : get_debug_type($value);
-    }
-
-    /** @return \Closure(string): void */
-    private static function stderrLogger(): \Closure
-    {
-        $stderr = fopen('php://stderr', 'w');
-        return static function (string $line) use ($stderr): void {
-            $time = (new \DateTimeImmutable())->format('Y-m-d H:i:s.v');
-            fwrite($stderr, "[$time] $line\n");
-        };
+        $this->log->line($line);
     }
 }

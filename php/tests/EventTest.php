@@ -45,6 +45,16 @@ final class EventTest extends TestCase
         self::assertSame(['amount' => 5], get_object_vars($stored));
     }
 
+    public function testMetaIsBuiltOncePerEvent(): void
+    {
+        $this->backend->given('s1', [new MoneyAdded(5)]);
+
+        $stored = $this->backend->eventsAfter(0, 10)[0];
+
+        self::assertSame($stored->meta(), $stored->meta());
+        self::assertSame('s1', $stored->meta()->aggregateUuid());
+    }
+
     public function testMetaReadsTheExtensionsArray(): void
     {
         $meta = new EventMeta([

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace EventSrv\Tests;
 
+use EventSrv\Context;
 use EventSrv\Entity;
 use EventSrv\Event;
 use EventSrv\EventHandlerFailedException;
@@ -60,6 +61,57 @@ final class WorkerTest extends TestCase
         // each onAccountOpened counted the wallets saved earlier in the same batch
         self::assertSame([0, 1, 2], array_map(static fn (Wallet $w) => $w->seenWhenCreated, Wallet::all()));
         self::assertCount(1, $this->backend->commits());
+    }
+
+    public function testAFoundCopyChangedWithoutSaveChangesNothingInTheBatch(): void
+    {
+        $uuid = BankAccount::open('Ada')->add(1)->add(2)->persist()->uuid();
+        $projector = new class extends Projector {
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                $tag->uuid = $event->meta()->aggregateUuid();
+                $tag->label = 'opened';
+                $tag->save();
+            }
+
+            public function onMoneyAdded(MoneyAdded $event): void
+            {
+                $tag = Tag::find($event->meta()->aggregateUuid()) ?? throw new \LogicException('tag missing');
+                if ($event->amount === 1) {
+                    $tag->label = 'saved';
+                    $tag->save();
+                    return;
+                }
+                $tag->label = 'changed, not saved';
+            }
+        };
+
+        $this->worker([$projector])->runOnce();
+
+        self::assertSame('saved', Tag::find($uuid)?->label);
+        self::assertCount(1, $this->backend->commits(), 'one batch');
+    }
+
+    public function testOneObjectSavedUnderTwoUuidsKeepsBoth(): void
+    {
+        BankAccount::open('Ada')->persist();
+        $projector = new class extends Projector {
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $tag = new Tag();
+                foreach (['first', 'second'] as $label) {
+                    $tag->uuid = $label;
+                    $tag->label = $label;
+                    $tag->save();
+                }
+            }
+        };
+
+        $this->worker([$projector])->runOnce();
+
+        self::assertSame('first', Tag::find('first')?->label);
+        self::assertSame('second', Tag::find('second')?->label);
     }
 
     public function testEachBatchIsOneCommitAndTheNextBatchStartsAtTheCheckpoint(): void
@@ -475,6 +527,27 @@ final class WorkerTest extends TestCase
         self::assertSame($opened->meta()->correlationId(), $added->meta()->correlationId());
         self::assertNotNull($added->meta()->correlationId());
         self::assertSame([1, 2, 3], $reactor->positions, 'the reactor also handled the event it caused');
+    }
+
+    public function testAHandlerSeesItsEventsIdsInTheContextAndTheyAreGoneAfterwards(): void
+    {
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        BankAccount::open('Ada')->add(1)->persist();
+        $seen = [];
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event) use (&$seen): void {
+            $seen[] = [Context::causationId(), Context::correlationId()];
+            self::assertSame($event->meta()->eventId(), Context::causationId());
+        };
+
+        $this->worker([], [$reactor])->runOnce();
+
+        $events = $this->backend->eventsAfter(0, 10);
+        self::assertSame(
+            array_map(static fn (Event $e): array => [$e->meta()->eventId(), $e->meta()->correlationId()], $events),
+            $seen,
+        );
+        self::assertNull(Context::causationId(), 'no causation leaks out of the worker');
     }
 
     public function testAWorkerWithoutProjectorsDoesNotAttach(): void

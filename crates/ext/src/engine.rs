@@ -280,6 +280,15 @@ impl ArrayBuilder {
         std::mem::forget(value);
     }
 
+    /// Add under a key known to be new in this array (no lookup first), the key string shared
+    /// (an interned key, see [`shared_str`], is not even reference-counted).
+    pub fn add_new(&mut self, key: &SharedStr, mut value: Zval) {
+        // SAFETY: as in `push`; the key is a live zend_string, which the engine takes a
+        // reference of unless it is interned.
+        unsafe { ffi::zend_hash_add_new(&mut *self.table, key.0, &mut value) };
+        std::mem::forget(value);
+    }
+
     pub fn insert_str(&mut self, key: &str, value: Zval) {
         self.insert(Key::Str(key.as_bytes()), value);
     }
@@ -289,6 +298,78 @@ impl ArrayBuilder {
         out.set_hashtable(self.table);
         out
     }
+}
+
+/// A string made once per reading call and shared by many zvals and array keys: interned by
+/// the engine (never reference-counted, freed at the end of the request), or, where opcache
+/// hands out a counted string instead, counted like any other and released on drop. Kept no
+/// longer than the call that made it.
+pub struct SharedStr(*mut zend_string);
+
+/// `GC_IMMUTABLE`, the flag of interned strings (IS_STR_INTERNED, Zend/zend_types.h).
+const GC_IMMUTABLE: u32 = 1 << 6;
+/// `IS_STRING | IS_TYPE_REFCOUNTED << Z_TYPE_FLAGS_SHIFT` (Zend/zend_types.h).
+const IS_STRING_REFCOUNTED: u32 = IS_STRING as u32 | (1 << 8);
+
+/// The request's shared string for `text`.
+pub fn shared_str(text: &[u8]) -> SharedStr {
+    // SAFETY: during a request `zend_string_init_interned` is the engine's (or opcache's)
+    // interning function, set at startup and never null afterwards; `permanent` must be false
+    // inside a request. It copies the bytes and returns a live string we hold one use of.
+    unsafe {
+        let init = ffi::zend_string_init_interned.expect("set by the engine at startup");
+        SharedStr(init(text.as_ptr().cast(), text.len(), false))
+    }
+}
+
+impl SharedStr {
+    fn is_interned(&self) -> bool {
+        // SAFETY: the string is live while we hold it.
+        unsafe { (*self.0).gc.u.type_info & GC_IMMUTABLE != 0 }
+    }
+
+    /// A string zval of it, as ZVAL_STR_COPY makes one.
+    pub fn to_zval(&self) -> Zval {
+        let mut out = Zval::new();
+        // SAFETY: an interned string goes into a zval without the refcounted flag
+        // (ZVAL_INTERNED_STR); a counted one gets a reference for the zval, which releases it.
+        unsafe {
+            out.value.str_ = self.0;
+            if self.is_interned() {
+                out.u1.type_info = u32::from(IS_STRING);
+            } else {
+                (*self.0).gc.refcount += 1;
+                out.u1.type_info = IS_STRING_REFCOUNTED;
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SharedStr {
+    fn drop(&mut self) {
+        if self.is_interned() {
+            return;
+        }
+        // SAFETY: we hold one reference of a counted, request-allocated string (made with
+        // permanent = false): release it as zend_string_release does.
+        unsafe {
+            (*self.0).gc.refcount -= 1;
+            if (*self.0).gc.refcount == 0 {
+                ffi::_efree(self.0.cast());
+            }
+        }
+    }
+}
+
+/// The engine's shared empty array (ZVAL_EMPTY_ARRAY): no allocation; PHP copies it on write.
+pub fn empty_array() -> Zval {
+    let mut out = Zval::new();
+    // `zend_empty_array` is the engine's immutable empty array; a zval holds it as IS_ARRAY
+    // without the refcounted flag, exactly as ZVAL_EMPTY_ARRAY does, so it is never freed.
+    out.value.arr = ptr::addr_of!(ffi::zend_empty_array).cast_mut();
+    out.u1.type_info = u32::from(IS_ARRAY);
+    out
 }
 
 /// The int a string array key turns into in PHP (`"12"` → 12, `"012"` stays a string).

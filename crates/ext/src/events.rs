@@ -19,7 +19,7 @@ use ext_php_rs::zend::ClassEntry;
 
 use crate::decode::{self, PropertyPlan, Source, What};
 use crate::encode::{self, lossy};
-use crate::engine::{self, ArrayBuilder, Key};
+use crate::engine::{self, ArrayBuilder, DeclaredProperty, Key, SharedStr};
 use crate::exceptions::{ExtError, ExtResult};
 use crate::uuid;
 
@@ -157,25 +157,68 @@ fn class_of_type(kind: &[u8]) -> Vec<u8> {
 
 /// What one reading call knows about a stored type.
 struct TypeEntry {
+    /// The stored type it is for.
+    stored: Box<[u8]>,
     class: &'static ClassEntry,
     plan: PropertyPlan,
     /// The class's current version if the type has upcasters registered.
     upcast_to: Option<i64>,
+    /// The stored type as `$meta['type']`: one string shared by all events of the type.
+    kind: SharedStr,
+}
+
+/// The keys of `EventSrv\Event::$meta`, made once per reading call (interned): building the
+/// array of every event then allocates no key string (7 per event otherwise).
+struct MetaKeys {
+    position: SharedStr,
+    stream: SharedStr,
+    version: SharedStr,
+    recorded_at_us: SharedStr,
+    event_id: SharedStr,
+    kind: SharedStr,
+    metadata: SharedStr,
+}
+
+impl MetaKeys {
+    fn new() -> Self {
+        MetaKeys {
+            position: engine::shared_str(b"position"),
+            stream: engine::shared_str(b"stream"),
+            version: engine::shared_str(b"version"),
+            recorded_at_us: engine::shared_str(b"recorded_at_us"),
+            event_id: engine::shared_str(b"event_id"),
+            kind: engine::shared_str(b"type"),
+            metadata: engine::shared_str(b"metadata"),
+        }
+    }
 }
 
 /// Builds event objects for one reading call (caches class lookups).
 pub struct EventBuilder {
-    classes: HashMap<Vec<u8>, TypeEntry>,
+    types: Vec<TypeEntry>,
+    /// stored type → index in `types`
+    type_index: HashMap<Vec<u8>, usize>,
+    /// The type of the previous event: consecutive events mostly share one, and comparing the
+    /// name costs a fraction of hashing it (SipHash was ~700 instructions per event).
+    last_type: usize,
     event_base: Option<&'static ClassEntry>,
     meta_name: ext_php_rs::boxed::ZBox<ZendStr>,
+    /// `EventSrv\Event::$meta` as a declared slot, written in place like hydrated properties.
+    meta_property: Option<DeclaredProperty>,
+    meta_keys: MetaKeys,
 }
 
 impl EventBuilder {
     pub fn new() -> Self {
+        let event_base = engine::lookup_class(EVENT_BASE_CLASS);
         EventBuilder {
-            classes: HashMap::new(),
-            event_base: engine::lookup_class(EVENT_BASE_CLASS),
+            types: Vec::new(),
+            type_index: HashMap::new(),
+            last_type: 0,
+            event_base,
             meta_name: ZendStr::new("meta", false),
+            meta_property: event_base.and_then(|base| engine::declared_property(base, b"meta")),
+            meta_keys: MetaKeys::new(),
         }
     }
 
@@ -191,16 +234,17 @@ impl EventBuilder {
             from_region: true,
         };
         let event_base = self.event_base;
-        let entry = self.class_for(event)?;
+        let index = self.type_for(event)?;
+        let entry = &mut self.types[index];
         if let Some(current) = entry.upcast_to {
-            return self.build_upcast(event, &source, current);
+            return self.build_upcast(event, &source, index, current);
         }
         let (class, plan) = (entry.class, &mut entry.plan);
         let mut object = decode::instantiate(class, &source)?;
         decode::hydrate(&mut object, class, event.payload, &source, plan)?;
         if let Some(base) = event_base.filter(|base| class.instance_of(base)) {
-            let meta = self.meta(event, &source)?;
-            self.set_meta(base, &mut object, meta)?;
+            let meta = self.meta(event, &source, index)?;
+            self.set_meta(base, class, &mut object, meta)?;
         }
         Ok(engine::object(object))
     }
@@ -211,9 +255,10 @@ impl EventBuilder {
         &mut self,
         event: &EventRef<'_>,
         source: &Source<'_>,
+        index: usize,
         current: i64,
     ) -> ExtResult<Zval> {
-        let meta = self.meta(event, source)?;
+        let meta = self.meta(event, source, index)?;
         let stored = stored_event_version(&meta);
         let upcast;
         let payload: &[u8] = if stored == current {
@@ -251,12 +296,12 @@ impl EventBuilder {
             &upcast
         };
         let event_base = self.event_base;
-        let entry = self.class_for(event)?;
+        let entry = &mut self.types[index];
         let (class, plan) = (entry.class, &mut entry.plan);
         let mut object = decode::instantiate(class, source)?;
         decode::hydrate(&mut object, class, payload, source, plan)?;
         if let Some(base) = event_base.filter(|base| class.instance_of(base)) {
-            self.set_meta(base, &mut object, meta)?;
+            self.set_meta(base, class, &mut object, meta)?;
         }
         Ok(engine::object(object))
     }
@@ -264,34 +309,52 @@ impl EventBuilder {
     fn set_meta(
         &mut self,
         base: &ClassEntry,
+        class: &ClassEntry,
         object: &mut decode::ZendObjectBox,
         meta: Zval,
     ) -> ExtResult<()> {
-        let scope = std::ptr::from_ref(base).cast_mut();
-        engine::write_property(scope, object, &mut *self.meta_name, meta);
+        match &self.meta_property {
+            Some(property) => {
+                let standard = engine::has_standard_objects(class);
+                engine::assign_declared(object, property, meta, standard);
+            }
+            None => {
+                let scope = std::ptr::from_ref(base).cast_mut();
+                engine::write_property(scope, object, &mut *self.meta_name, meta);
+            }
+        }
         if engine::exception_pending() {
             return Err(ExtError::Pending);
         }
         Ok(())
     }
 
-    fn class_for(&mut self, event: &EventRef<'_>) -> ExtResult<&mut TypeEntry> {
-        if self.classes.contains_key(event.event_type) {
-            return Ok(self
-                .classes
-                .get_mut(event.event_type)
-                .expect("checked just above"));
+    /// The index in `types` of the event's type, looked up (and its class loaded) once per call.
+    fn type_for(&mut self, event: &EventRef<'_>) -> ExtResult<usize> {
+        if let Some(entry) = self.types.get(self.last_type) {
+            if *entry.stored == *event.event_type {
+                return Ok(self.last_type);
+            }
+        }
+        if let Some(&index) = self.type_index.get(event.event_type) {
+            self.last_type = index;
+            return Ok(index);
         }
         let name = class_of_type(event.event_type);
         match engine::lookup_class(&name) {
-            Some(class) => Ok(self
-                .classes
-                .entry(event.event_type.to_vec())
-                .or_insert(TypeEntry {
+            Some(class) => {
+                self.types.push(TypeEntry {
+                    stored: event.event_type.into(),
                     class,
                     plan: PropertyPlan::new(class),
                     upcast_to: upcast_version_of(event.event_type),
-                })),
+                    kind: engine::shared_str(event.event_type),
+                });
+                let index = self.types.len() - 1;
+                self.type_index.insert(event.event_type.to_vec(), index);
+                self.last_type = index;
+                Ok(index)
+            }
             None if engine::exception_pending() => Err(ExtError::Pending),
             None => Err(ExtError::UnknownEventType(format!(
                 "unknown event type {} (stream {}, version {}, position {}): it has no alias \
@@ -304,25 +367,35 @@ impl EventBuilder {
         }
     }
 
-    fn meta(&self, event: &EventRef<'_>, source: &Source<'_>) -> ExtResult<Zval> {
-        let mut meta = ArrayBuilder::with_capacity(8);
-        meta.insert_str("position", engine::long(event.position as i64));
-        meta.insert_str("stream", engine::bytes(event.stream));
-        meta.insert_str("version", engine::long(event.stream_version as i64));
-        meta.insert_str("recorded_at_us", engine::long(event.recorded_at_us));
-        meta.insert_str(
-            "event_id",
-            engine::bytes(uuid::format(&event.event_id).as_bytes()),
-        );
-        meta.insert_str("type", engine::bytes(event.event_type));
-        let metadata = if event.metadata.is_empty() {
-            ArrayBuilder::with_capacity(0).into_zval()
+    /// The `$meta` array; runs once per event read, so its keys are interned (`MetaKeys`), the
+    /// type string is shared per type and an empty metadata map is the engine's empty array.
+    fn meta(&self, event: &EventRef<'_>, source: &Source<'_>, index: usize) -> ExtResult<Zval> {
+        let keys = &self.meta_keys;
+        let kind = self.types[index].kind.to_zval();
+        let metadata = if is_empty_container(event.metadata) {
+            engine::empty_array()
         } else {
             decode::decode_value(event.metadata, source)?
         };
-        meta.insert_str("metadata", metadata);
+        let mut meta = ArrayBuilder::with_capacity(8);
+        meta.add_new(&keys.position, engine::long(event.position as i64));
+        meta.add_new(&keys.stream, engine::bytes(event.stream));
+        meta.add_new(&keys.version, engine::long(event.stream_version as i64));
+        meta.add_new(&keys.recorded_at_us, engine::long(event.recorded_at_us));
+        meta.add_new(
+            &keys.event_id,
+            engine::bytes(&uuid::format(&event.event_id)),
+        );
+        meta.add_new(&keys.kind, kind);
+        meta.add_new(&keys.metadata, metadata);
         Ok(meta.into_zval())
     }
+}
+
+/// Whether stored metadata is nothing, or an empty list or map (what `append()` of `[]` stores).
+fn is_empty_container(bytes: &[u8]) -> bool {
+    use eventsrv_format::vtree::{TAG_LIST, TAG_MAP};
+    matches!(bytes, [] | [TAG_LIST | TAG_MAP, 0, 0, 0, 0])
 }
 
 /// `$meta['metadata']['event_version']`, 1 when absent or not an int.

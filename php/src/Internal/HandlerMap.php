@@ -26,7 +26,12 @@ final class HandlerMap
      */
     private static array $candidates = [];
 
-    /** @var array<string, list<string>> "class|prefix|byType|event class" => methods */
+    /**
+     * prefix => byType => class => event class => methods: nested lookups of strings PHP has
+     * already hashed (class names are interned), no key string built per event.
+     *
+     * @var array<string, array<int, array<string, array<string, list<string>>>>>
+     */
     private static array $resolved = [];
 
     /**
@@ -42,8 +47,8 @@ final class HandlerMap
         bool $byType,
         array $baseClasses,
     ): array {
-        $key = $class . '|' . $prefix . '|' . ($byType ? '1' : '0') . '|' . $eventClass;
-        return self::$resolved[$key] ??= self::resolve($class, $eventClass, $prefix, $byType, $baseClasses);
+        return self::$resolved[$prefix][(int) $byType][$class][$eventClass]
+            ??= self::resolve($class, $eventClass, $prefix, $byType, $baseClasses);
     }
 
     public static function shortName(string $class): string

@@ -18,6 +18,11 @@ use EventSrv\Entity;
  * Insertion order follows the daemon's rules: an updated entity keeps its place, a new one goes
  * to the end, one deleted and created again in the same batch goes to the end too.
  *
+ * find() hands out a copy (changing it without save() changes nothing) and save() keeps a
+ * snapshot, except for the common find-change-save of one entity: the copy find() just handed
+ * out for that uuid is kept as it is, without a second clone. (Changing that object after its
+ * save() without saving again is then seen too; projectors do not do that.)
+ *
  * @internal
  */
 final class Overlay implements EntityReader
@@ -32,6 +37,14 @@ final class Overlay implements EntityReader
      * @var array<class-string<Entity>, array<string, array{entity: ?Entity, position: int, dropStored: bool}>>
      */
     private array $changes = [];
+
+    /**
+     * The object find() last handed out per class and uuid: saved as it is (it is already a
+     * copy) when save() gets it back for the same uuid.
+     *
+     * @var array<class-string<Entity>, array<string, Entity>>
+     */
+    private array $lent = [];
 
     /** @param array<class-string<Entity>, string> $storedAs class => region class it is stored as */
     public function __construct(private EntityReader $committed, private array $storedAs = [])
@@ -48,12 +61,23 @@ final class Overlay implements EntityReader
     {
         $class = $entity::class;
         $uuid = $entity->uuid;
+        if (($this->lent[$class][$uuid] ?? null) === $entity) {
+            unset($this->lent[$class][$uuid]);
+        } else {
+            $entity = clone $entity;
+        }
+        if (isset($this->changes[$class][$uuid]['entity'])) {
+            // saved before in this batch: updated in place (no new array), keeps its place
+            $this->changes[$class][$uuid]['entity'] = $entity;
+            $this->changes[$class][$uuid]['position'] = $this->position;
+            return;
+        }
         $change = $this->changes[$class][$uuid] ?? null;
-        if ($change !== null && $change['entity'] === null) {
+        if ($change !== null) {
             unset($this->changes[$class][$uuid]); // created again after a delete: goes to the end
         }
         $this->changes[$class][$uuid] = [
-            'entity' => clone $entity,
+            'entity' => $entity,
             'position' => $this->position,
             'dropStored' => $change['dropStored'] ?? false,
         ];
@@ -74,9 +98,14 @@ final class Overlay implements EntityReader
     {
         $change = $this->changes[$class][$uuid] ?? null;
         if ($change === null) {
-            return $this->committed->find($this->stored($class), $uuid);
+            $found = $this->committed->find($this->stored($class), $uuid);
+        } else {
+            $found = $change['entity'] === null ? null : clone $change['entity'];
         }
-        return $change['entity'] === null ? null : clone $change['entity'];
+        if ($found !== null) {
+            $this->lent[$class][$uuid] = $found;
+        }
+        return $found;
     }
 
     public function all(string $class): array
