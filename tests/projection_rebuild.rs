@@ -13,7 +13,6 @@ mod support;
 use crash_support::{assert_same_state, fresh_replay, wait_for_projection, RegionDump};
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
 use eventsrv_format::protocol::{NewEvent, Response};
-use eventsrv_format::vtree;
 use php_support::Php;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,26 +28,11 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(600);
 const REBUILD_PEAK_MEMORY_BYTES_MAX: u64 = 32 << 20;
 
 fn stream(index: u64) -> String {
-    format!("0190a7f3-0000-7000-8000-{:012x}", 0xe0000 + index)
+    support::numbered_stream(0xe0000, index)
 }
 
-/// `Fixture\CounterIncreased(1)` as the extension would encode it.
 fn counter_increased(sequence: u64) -> NewEvent {
-    let mut payload = vtree::Encoder::new();
-    payload.begin_map(1);
-    payload.string(b"by");
-    payload.int(1);
-    let mut metadata = vtree::Encoder::new();
-    metadata.begin_map(0);
-    let mut event_id = [0u8; 16];
-    event_id[..8].copy_from_slice(&0x0190_a7f3_beef_0000u64.to_be_bytes());
-    event_id[8..].copy_from_slice(&sequence.to_be_bytes());
-    NewEvent {
-        event_id,
-        event_type: "Fixture\\CounterIncreased".into(),
-        metadata: metadata.into_bytes(),
-        payload: payload.into_bytes(),
-    }
+    support::counter_increased(0x0190_a7f3_beef_0000, sequence)
 }
 
 fn append(client: &mut support::Client, stream: &str, first_sequence: u64, count: u64) {

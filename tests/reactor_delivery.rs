@@ -12,7 +12,6 @@ mod support;
 use crash_support::{count, wait_until, Random};
 use eventsrv_format::limits::EXPECTED_VERSION_ANY;
 use eventsrv_format::protocol::{NewEvent, Response};
-use eventsrv_format::vtree;
 use php_support::{repo_root, Php, PhpChild};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -29,27 +28,13 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(120);
 const START_WAIT: Duration = Duration::from_secs(30);
 
 fn stream(index: usize) -> String {
-    format!("0190a7f3-0000-7000-8000-{:012x}", 0xe0000 + index)
+    support::numbered_stream(0xe0000, index as u64)
 }
 
-/// `Fixture\CounterIncreased(1)` with an event id the test knows.
+/// `Fixture\CounterIncreased(1)` and its event id.
 fn counter_increased(sequence: u64) -> ([u8; 16], NewEvent) {
-    let mut payload = vtree::Encoder::new();
-    payload.begin_map(1);
-    payload.string(b"by");
-    payload.int(1);
-    let mut metadata = vtree::Encoder::new();
-    metadata.begin_map(0);
-    let mut event_id = [0u8; 16];
-    event_id[..8].copy_from_slice(&0x0190_a7f3_beef_7000u64.to_be_bytes());
-    event_id[8..].copy_from_slice(&(0x8000_0000_0000_0000 | sequence).to_be_bytes());
-    let event = NewEvent {
-        event_id,
-        event_type: "Fixture\\CounterIncreased".into(),
-        metadata: metadata.into_bytes(),
-        payload: payload.into_bytes(),
-    };
-    (event_id, event)
+    let event = support::counter_increased(0x0190_a7f3_beef_7000, sequence);
+    (event.event_id, event)
 }
 
 fn reactor_worker(php: &Php, log: &Path) -> PhpChild {

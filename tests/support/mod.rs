@@ -452,3 +452,28 @@ pub fn uuid_text(bytes: &[u8; 16]) -> String {
         &hex[20..32]
     )
 }
+
+/// A test stream id: a uuid whose last group is `base + index` (each test file picks its base).
+pub fn numbered_stream(base: u64, index: u64) -> String {
+    format!("0190a7f3-0000-7000-8000-{:012x}", base + index)
+}
+
+/// `Fixture\CounterIncreased(1)` as the extension would encode it, with the event id
+/// `id_prefix` (8 bytes) + `0x8000… | sequence`, so a test knows every id it appended.
+pub fn counter_increased(id_prefix: u64, sequence: u64) -> NewEvent {
+    let mut payload = vtree::Encoder::new();
+    payload.begin_map(1);
+    payload.string(b"by");
+    payload.int(1);
+    let mut metadata = vtree::Encoder::new();
+    metadata.begin_map(0);
+    let mut event_id = [0u8; 16];
+    event_id[..8].copy_from_slice(&id_prefix.to_be_bytes());
+    event_id[8..].copy_from_slice(&(0x8000_0000_0000_0000 | sequence).to_be_bytes());
+    NewEvent {
+        event_id,
+        event_type: "Fixture\\CounterIncreased".into(),
+        metadata: metadata.into_bytes(),
+        payload: payload.into_bytes(),
+    }
+}
