@@ -113,8 +113,6 @@ pub fn open_located(
         }
     }
     let (scan, file_bytes) = last_scan.expect("the last segment was scanned");
-    summary.segments = last;
-    summary.records = summary.events + summary.commits;
     let log = finish_open(
         dir,
         last,
@@ -128,7 +126,8 @@ pub fn open_located(
     Ok((log, summary))
 }
 
-/// Cut a torn tail of the last segment (as its scan found it) and open it for appending.
+/// Cut a torn tail of the last segment (as its scan found it), open it for appending, and
+/// complete the summary's totals.
 #[allow(clippy::too_many_arguments)]
 fn finish_open(
     dir: PathBuf,
@@ -140,6 +139,8 @@ fn finish_open(
     order: OrderCheck,
     summary: &mut RecoverySummary,
 ) -> Result<Log, LogError> {
+    summary.segments = last;
+    summary.records = summary.events + summary.commits;
     let path = segment_path(&dir, last);
     if let Some(why) = scan.torn {
         let cut = TornTail {
@@ -374,8 +375,6 @@ pub fn open_from_base(
         )?;
         let file_bytes = segment_bytes.len() as u64;
         if index == last {
-            summary.segments = last;
-            summary.records = summary.events + summary.commits;
             let log = finish_open(
                 dir,
                 last,

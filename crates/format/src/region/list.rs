@@ -25,23 +25,19 @@ impl<'a> RegionView<'a> {
 
     /// Entry `index` of the list at `list_off`; the caller loaded a count above `index`.
     pub(super) fn list_entry(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
-        let (chunk, entry) = list_slot(index);
-        if chunk >= LIST_CHUNKS_MAX as u64 {
-            return corrupt(
-                list_off,
-                format!("list entry {index} lies beyond the last chunk"),
-            );
-        }
-        let chunk_off = self
-            .atomic_u64(list_off + 8 + 8 * chunk)?
-            .load(Ordering::Acquire);
-        self.arena_check(chunk_off, list_chunk_bytes(chunk), "list chunk")?;
-        Ok(le_u64(self.bytes(chunk_off + 8 * entry, 8)?, 0))
+        let entry_off = self.list_entry_offset(list_off, index)?;
+        Ok(le_u64(self.bytes(entry_off, 8)?, 0))
     }
 
     /// Like [`RegionView::list_entry`], for an entry the writer may switch after publishing it
     /// (classes-list entries: a class swap stores a new class header there with release).
     pub(super) fn list_entry_acquire(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
+        let entry_off = self.list_entry_offset(list_off, index)?;
+        Ok(self.atomic_u64(entry_off)?.load(Ordering::Acquire))
+    }
+
+    /// Where entry `index` of the list at `list_off` lives, inside its checked chunk.
+    fn list_entry_offset(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
         let (chunk, entry) = list_slot(index);
         if chunk >= LIST_CHUNKS_MAX as u64 {
             return corrupt(
@@ -53,9 +49,7 @@ impl<'a> RegionView<'a> {
             .atomic_u64(list_off + 8 + 8 * chunk)?
             .load(Ordering::Acquire);
         self.arena_check(chunk_off, list_chunk_bytes(chunk), "list chunk")?;
-        Ok(self
-            .atomic_u64(chunk_off + 8 * entry)?
-            .load(Ordering::Acquire))
+        Ok(chunk_off + 8 * entry)
     }
 }
 

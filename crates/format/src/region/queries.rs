@@ -281,29 +281,7 @@ impl<'a> RegionView<'a> {
                 format!("{what}: {record_bytes} record bytes outside its header and the arena"),
             );
         }
-        if le_u32(head, 8) != class_index {
-            return corrupt(
-                record_off,
-                format!(
-                    "{what} of class {} where class {class_index} belongs",
-                    le_u32(head, 8)
-                ),
-            );
-        }
-        let uuid_len = u64::from(le_u32(head, 12));
-        let data_len = u64::from(le_u32(head, 24));
-        if ENTITY_RECORD_HEADER_BYTES + uuid_len + data_len > record_bytes {
-            return corrupt(
-                record_off,
-                format!("{what}: uuid and data overrun its {record_bytes} bytes"),
-            );
-        }
-        let uuid_off = record_off + ENTITY_RECORD_HEADER_BYTES;
-        let entity = EntityRef {
-            uuid: self.bytes(uuid_off, uuid_len)?,
-            data: self.bytes(uuid_off + uuid_len, data_len)?,
-            position: le_u64(head, 16),
-        };
+        let entity = self.entity_in_head(record_off, head, record_bytes, class_index)?;
         if entity.uuid != &key[4..] {
             return corrupt(record_off, "entity record uuid differs from its cell key");
         }

@@ -107,6 +107,20 @@ impl<'a> RegionView<'a> {
         let what = "entity record";
         let (head, record_bytes) =
             self.record_head(off, RECORD_ENTITY, ENTITY_RECORD_HEADER_BYTES, what)?;
+        self.entity_in_head(off, head, record_bytes, class_index)
+    }
+
+    /// The entity of a record whose kind and `record_bytes` extent the caller checked: its class,
+    /// the uuid and data inside the record, and the references to them. One place for the part
+    /// of an entity record's checks that `entity_record` and `all()`'s hot loop share.
+    pub(super) fn entity_in_head(
+        &self,
+        off: u64,
+        head: &[u8],
+        record_bytes: u64,
+        class_index: u32,
+    ) -> Result<EntityRef<'a>, RegionError> {
+        let what = "entity record";
         if le_u32(head, 8) != class_index {
             return corrupt(
                 off,
