@@ -74,13 +74,31 @@ impl SegmentHeader {
 pub struct EventRecord {
     pub stream: String,
     pub stream_version: u64,
+    #[serde(with = "id_bytes")]
     pub event_id: [u8; 16],
     pub event_type: String,
     pub recorded_at_us: i64,
-    /// vtree
+    /// vtree. `serde_bytes`: bincode writes the same length + bytes as for a plain `Vec<u8>`,
+    /// in one copy instead of one call per byte (a test pins the byte-identity).
+    #[serde(with = "serde_bytes")]
     pub metadata: Vec<u8>,
     /// vtree
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
+}
+
+/// A 16-byte id as one `u128` of its little-endian bytes: bincode (fixint, little-endian) writes
+/// exactly the 16 bytes it writes for `[u8; 16]`, in one call instead of sixteen.
+mod id_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &[u8; 16], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u128(u128::from_le_bytes(*id))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 16], D::Error> {
+        u128::deserialize(deserializer).map(u128::to_le_bytes)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -348,5 +366,40 @@ mod tests {
         let mut bad = bytes;
         bad[20] ^= 1;
         assert!(SegmentHeader::decode(&bad).is_err());
+    }
+
+    /// The log format of an event record did not change when its byte fields became
+    /// `serde_bytes` and its id a `u128`: a record written the old way (a plain `Vec<u8>`, one element at a time)
+    /// has the very same bytes and reads back.
+    #[test]
+    fn byte_fields_keep_the_plain_vec_encoding() {
+        #[derive(Serialize)]
+        struct PlainEventRecord {
+            stream: String,
+            stream_version: u64,
+            event_id: [u8; 16],
+            event_type: String,
+            recorded_at_us: i64,
+            metadata: Vec<u8>,
+            payload: Vec<u8>,
+        }
+        let LogRecord::Event { mut event, .. } = event(3) else {
+            unreachable!()
+        };
+        event.event_id = std::array::from_fn(|i| i as u8 * 17); // byte order shows
+        let plain = PlainEventRecord {
+            stream: event.stream.clone(),
+            stream_version: event.stream_version,
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            recorded_at_us: event.recorded_at_us,
+            metadata: event.metadata.clone(),
+            payload: event.payload.clone(),
+        };
+        let new_bytes = bincode_options().serialize(&event).expect("encode");
+        let plain_bytes = bincode_options().serialize(&plain).expect("encode");
+        assert_eq!(new_bytes, plain_bytes);
+        let back: EventRecord = bincode_options().deserialize(&plain_bytes).expect("decode");
+        assert_eq!(back, event);
     }
 }
