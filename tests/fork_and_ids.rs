@@ -1,5 +1,6 @@
-//! The extension's daemon connection and event ids across `pcntl_fork()`: a forked child gets
-//! its own connection (never its parent's stream) and its own random bytes for ids.
+//! The extension's daemon connection and ids across `pcntl_fork()` (a forked child gets its own
+//! connection, never its parent's stream, and its own random bytes for ids), and the order of
+//! the v7 ids one process makes.
 
 mod php_support;
 mod support;
@@ -60,5 +61,43 @@ fn a_forked_child_appends_on_its_own_connection_with_its_own_ids() {
         ids.len(),
         2 * APPENDS_PER_PROCESS,
         "no id is shared between the parent and its child"
+    );
+}
+
+/// Rounds of one `Uuid::v7()` and one append each.
+const ID_ROUNDS: usize = 500;
+
+#[test]
+fn uuid_v7_and_event_ids_of_one_process_sort_in_creation_order() {
+    let daemon = TestDaemon::start_new();
+    let php = Php::new(&daemon.socket, &daemon.region);
+    let output = php.run("uuid_order.php", &[&ID_ROUNDS.to_string()]);
+    let line: serde_json::Value =
+        serde_json::from_str(output.trim()).unwrap_or_else(|e| panic!("{e}: {output}"));
+    assert_eq!(line["native"], true, "Uuid::v7() uses the extension");
+    let ids: Vec<&str> = line["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids.len(), 2 * ID_ROUNDS);
+    for id in &ids {
+        let bytes = id.as_bytes();
+        let shaped = bytes.len() == 36
+            && [8, 13, 18, 23].iter().all(|&at| bytes[at] == b'-')
+            && bytes[14] == b'7'
+            && matches!(bytes[19], b'8' | b'9' | b'a' | b'b')
+            && id
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c));
+        assert!(shaped, "not a lowercase v7 uuid: {id}");
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        ids, sorted,
+        "ids sort (and never repeat) in the order they were made"
     );
 }
