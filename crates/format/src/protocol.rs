@@ -209,9 +209,9 @@ pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
 }
 
 /// Encode one message as a complete frame into `out` (cleared first), so a caller that sends
-/// many frames reuses one buffer. One pass: the body is written after a placeholder prefix,
-/// which is then patched; the bincode limit stops a message past `FRAME_BYTES_MAX` as it
-/// grows. On error `out` holds no usable frame.
+/// many frames reuses one buffer. The body is written after a placeholder prefix, which is then
+/// patched; with its limit set, bincode sizes the message before writing a byte, so one past
+/// `FRAME_BYTES_MAX` is refused without being buffered. On error `out` holds no usable frame.
 pub fn encode_frame_into<T: Serialize>(out: &mut Vec<u8>, message: &T) -> Result<(), FrameError> {
     out.clear();
     out.extend_from_slice(&[0; FRAME_LENGTH_BYTES]);
