@@ -185,18 +185,15 @@ abstract class AggregateRoot
         }
         $backend = Runtime::backend();
         $correlationId = null;
-        $metadata = [];
-        foreach ($this->recordedMetadata as $i => $one) {
-            if (!isset($one[EventMeta::CORRELATION_ID])) {
-                $one = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $one;
+        $metadata = $this->recordedMetadata;
+        foreach ($this->recordedEvents as $i => $event) {
+            if (!isset($metadata[$i][EventMeta::CORRELATION_ID])) {
+                $metadata[$i] = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $metadata[$i];
             }
-            $class = $this->recordedEvents[$i]::class;
-            EventTypes::ensureKnown($class);
-            $eventVersion = EventTypes::versionOf($class);
+            $eventVersion = EventTypes::versionToWrite($event::class);
             if ($eventVersion !== 1) {
-                $one[EventMeta::EVENT_VERSION] = $eventVersion;
+                $metadata[$i][EventMeta::EVENT_VERSION] = $eventVersion;
             }
-            $metadata[$i] = $one;
         }
 
         $result = $backend->append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata);

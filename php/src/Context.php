@@ -139,7 +139,12 @@ final class Context
      */
     public static function metadataForNewEvent(): array
     {
-        self::readHandledIds();
+        if (self::$handled !== null) {
+            self::readHandledIds();
+        }
+        if (self::$correlationId === null && self::$causationId === null) {
+            return self::$metadata; // the common case outside handlers: no copy, no new array
+        }
         $metadata = [];
         if (self::$correlationId !== null) {
             $metadata[EventMeta::CORRELATION_ID] = self::$correlationId;

@@ -32,6 +32,9 @@ final class EventTypes
     /** @var array<string, int> class => #[EventVersion] */
     private static array $versions = [];
 
+    /** @var array<string, int> class => #[EventVersion], for classes ensureKnown() has seen */
+    private static array $versionsToWrite = [];
+
     /**
      * @param array<int|class-string<Event>, string|list<string>> $types class => name (or
      *     names, the written one first), or a list of classes whose #[EventName] gives the names
@@ -64,6 +67,19 @@ final class EventTypes
         if ($names !== null && self::add($class, $names)) {
             self::publish();
         }
+    }
+
+    /**
+     * ensureKnown() and versionOf() in one lookup, for persist(): the version new events of
+     * the class are written with, after picking up its #[EventName] (once per class).
+     */
+    public static function versionToWrite(string $class): int
+    {
+        if (isset(self::$versionsToWrite[$class])) {
+            return self::$versionsToWrite[$class];
+        }
+        self::ensureKnown($class);
+        return self::$versionsToWrite[$class] = self::versionOf($class);
     }
 
     /** The stored type name new events of a class are written under. */
@@ -119,6 +135,7 @@ final class EventTypes
         self::$classes = [];
         self::$inspected = [];
         self::$versions = [];
+        self::$versionsToWrite = [];
     }
 
     private static function publish(): void

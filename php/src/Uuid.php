@@ -7,7 +7,9 @@ namespace EventSrv;
 /**
  * UUID text ids. v7 (RFC 9562: 48-bit Unix milliseconds, then randomness) is what aggregates get:
  * ids created later sort later, also within one millisecond of one process (a 12-bit counter
- * fills rand_a).
+ * fills rand_a). With the extension loaded, v7 ids come from it (Native::uuidV7(): the same
+ * layout and order, shared with the event ids it makes, from a pool of kernel random bytes
+ * instead of two getrandom calls per id).
  */
 final class Uuid
 {
@@ -17,8 +19,14 @@ final class Uuid
 
     private static int $sequence = 0;
 
+    /** Whether the extension makes v7 ids (found on first use). */
+    private static ?bool $native = null;
+
     public static function v7(): string
     {
+        if (self::$native ??= \extension_loaded('eventsrv') && method_exists(Native::class, 'uuidV7')) {
+            return Native::uuidV7();
+        }
         $milliseconds = (int) floor(microtime(true) * 1000);
         if ($milliseconds <= self::$lastMilliseconds) {
             $milliseconds = self::$lastMilliseconds;

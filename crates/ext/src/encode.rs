@@ -30,11 +30,11 @@ extern "C" {
 pub fn encode_value(value: &Zval) -> ExtResult<Vec<u8>> {
     let root = match engine::type_of(engine::deref(value)) {
         engine::IS_OBJECT => match engine::deref(value).object() {
-            Some(object) => shown_class(object.get_class_entry()),
-            None => "object".to_owned(),
+            Some(object) => Root::Class(object.get_class_entry()),
+            None => Root::Named("object"),
         },
-        engine::IS_ARRAY => "array".to_owned(),
-        _ => "value".to_owned(),
+        engine::IS_ARRAY => Root::Named("array"),
+        _ => Root::Named("value"),
     };
     let mut encoder = ValueEncoder::new(root);
     encoder.value(value, 0)?;
@@ -43,7 +43,7 @@ pub fn encode_value(value: &Zval) -> ExtResult<Vec<u8>> {
 
 /// Encode an object's initialized public properties as a map (event payloads, entity rows).
 pub fn encode_public_properties(object: &ZendObject) -> ExtResult<Vec<u8>> {
-    let mut encoder = ValueEncoder::new(shown_class(object.get_class_entry()));
+    let mut encoder = ValueEncoder::new(Root::Class(object.get_class_entry()));
     encoder.ancestors.push(object as *const ZendObject as usize);
     let mark = encoder.out.begin_map(0);
     let mut count = 0u32;
@@ -74,28 +74,39 @@ enum Segment<'a> {
     Key(Key<'a>),
 }
 
+/// What is being stored, for messages (named only when a message is made).
+#[derive(Clone, Copy)]
+enum Root<'a> {
+    Class(&'a ClassEntry),
+    Named(&'static str),
+}
+
+impl std::fmt::Display for Root<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Root::Class(class) => f.write_str(&shown_class(class)),
+            Root::Named(name) => f.write_str(name),
+        }
+    }
+}
+
 struct ValueEncoder<'a> {
     out: Encoder,
-    /// What is being stored, for messages: a class name, "array" or "value".
-    root: String,
+    root: Root<'a>,
     path: Vec<Segment<'a>>,
     /// Arrays and objects enclosing the current value (recursion detection).
     ancestors: Vec<usize>,
-    closure: Option<&'static ClassEntry>,
-    generator: Option<&'static ClassEntry>,
-    datetime: Option<&'static ClassEntry>,
+    builtin: engine::BuiltinClasses,
 }
 
 impl<'a> ValueEncoder<'a> {
-    fn new(root: String) -> Self {
+    fn new(root: Root<'a>) -> Self {
         ValueEncoder {
             out: Encoder::with_capacity(256),
             root,
             path: Vec::new(),
             ancestors: Vec::new(),
-            closure: engine::lookup_class(b"Closure"),
-            generator: engine::lookup_class(b"Generator"),
-            datetime: engine::lookup_class(b"DateTimeInterface"),
+            builtin: engine::builtin_classes(),
         }
     }
 
@@ -244,12 +255,14 @@ impl<'a> ValueEncoder<'a> {
             )));
         }
         if self
+            .builtin
             .closure
             .is_some_and(|closure| class.instance_of(closure))
         {
             return Err(self.fail("is a Closure; closures cannot be stored"));
         }
         if self
+            .builtin
             .generator
             .is_some_and(|generator| class.instance_of(generator))
         {
@@ -268,7 +281,8 @@ impl<'a> ValueEncoder<'a> {
             return Ok(());
         }
         if self
-            .datetime
+            .builtin
+            .datetime_interface
             .is_some_and(|datetime| class.instance_of(datetime))
         {
             let text = object

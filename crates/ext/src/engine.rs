@@ -68,6 +68,11 @@ extern "C" {
     fn zend_clear_exception();
     fn object_init_ex(arg: *mut zval, ce: *mut zend_class_entry) -> c_int;
     fn zval_ptr_dtor(value: *mut zval);
+    // Set at engine startup (MINIT of Zend and ext/date, which PHP always builds in) and never
+    // changed afterwards.
+    static zend_ce_closure: *mut zend_class_entry;
+    static zend_ce_generator: *mut zend_class_entry;
+    fn php_date_get_interface_ce() -> *mut zend_class_entry;
 }
 
 // Property and type bits (Zend/zend_compile.h, Zend/zend_types.h).
@@ -444,6 +449,27 @@ pub fn lookup_class(name: &[u8]) -> Option<&'static ClassEntry> {
     // SAFETY: `name` is a live zend_string; flags 0 allows autoloading; class entries live
     // at least until the end of the request, which outlives every use we make of them.
     unsafe { ffi::zend_lookup_class_ex(&mut *name, ptr::null_mut(), 0).as_ref() }
+}
+
+/// The built-in classes the value codec treats specially, from the engine's own globals: no
+/// lookup by name (three of those per encoded value were ~4,000 instructions).
+#[derive(Clone, Copy)]
+pub struct BuiltinClasses {
+    pub closure: Option<&'static ClassEntry>,
+    pub generator: Option<&'static ClassEntry>,
+    pub datetime_interface: Option<&'static ClassEntry>,
+}
+
+pub fn builtin_classes() -> BuiltinClasses {
+    // SAFETY: the engine sets these class entries at startup, before any extension function
+    // runs, and they live until the engine shuts down; null would mean "not there" (`None`).
+    unsafe {
+        BuiltinClasses {
+            closure: zend_ce_closure.cast::<ClassEntry>().as_ref(),
+            generator: zend_ce_generator.cast::<ClassEntry>().as_ref(),
+            datetime_interface: php_date_get_interface_ce().cast::<ClassEntry>().as_ref(),
+        }
+    }
 }
 
 /// Why a class cannot be instantiated without a constructor, if it cannot.

@@ -32,6 +32,10 @@ struct TypeMap {
     class_to_type: HashMap<Vec<u8>, Vec<u8>>,
     /// stored type → class name
     type_to_class: HashMap<Vec<u8>, Vec<u8>>,
+    /// The class of the last event appended and its stored type: consecutive appends mostly
+    /// write one class, and comparing its name is cheaper than lowercasing and hashing it.
+    /// Cleared by every registration.
+    last_written: Option<(Vec<u8>, String)>,
 }
 
 thread_local! {
@@ -90,6 +94,7 @@ pub fn register_types(map: &ZendHashTable) -> ExtResult<()> {
     })?;
     TYPES.with(|cell| {
         let mut types = cell.borrow_mut();
+        types.last_written = None;
         for (class, names) in pairs {
             types
                 .class_to_type
@@ -137,16 +142,22 @@ fn upcast_version_of(kind: &[u8]) -> Option<i64> {
     UPCASTS.with(|cell| cell.borrow().get(kind).copied())
 }
 
-/// The stored type of an event object: its alias, else its class name.
-pub fn type_of_class(class: &[u8]) -> Vec<u8> {
-    TYPES
-        .with(|cell| {
-            cell.borrow()
-                .class_to_type
-                .get(&class.to_ascii_lowercase())
-                .cloned()
-        })
-        .unwrap_or_else(|| class.to_vec())
+/// The stored type new events of `class` are written under, as the protocol carries it.
+fn written_type_of_class(class: &[u8]) -> String {
+    TYPES.with(|cell| {
+        let mut types = cell.borrow_mut();
+        if let Some((last_class, stored)) = &types.last_written {
+            if last_class.as_slice() == class {
+                return stored.clone();
+            }
+        }
+        let stored = match types.class_to_type.get(&class.to_ascii_lowercase()) {
+            Some(stored) => lossy(stored),
+            None => lossy(class),
+        };
+        types.last_written = Some((class.to_vec(), stored.clone()));
+        stored
+    })
 }
 
 fn class_of_type(kind: &[u8]) -> Vec<u8> {
@@ -436,7 +447,7 @@ pub fn new_event(index: usize, event: &Zval, metadata: Option<&Zval>) -> ExtResu
     };
     Ok(NewEvent {
         event_id,
-        event_type: String::from_utf8_lossy(&type_of_class(class)).into_owned(),
+        event_type: written_type_of_class(class),
         metadata,
         payload,
     })

@@ -1,7 +1,8 @@
 //! The `eventsrv.*` ini settings (docs/extension.md#ini-settings).
 //!
 //! Owns: their names, defaults and registration. Values are read at call time, never cached,
-//! so php-fpm pool-level `php_admin_value` and `ini_set()` take effect.
+//! so php-fpm pool-level `php_admin_value` and `ini_set()` take effect (the settings read on
+//! every request to the daemon or every read have their ini *entry* found once per request).
 //! Must never: be read at MINIT to decide anything a worker process depends on.
 
 use std::cell::Cell;
@@ -47,51 +48,97 @@ pub static ENTRIES: IniEntryDefs<6> = IniEntryDefs::new([
     IniEntryDef::end(),
 ]);
 
+/// The current `eventsrv.socket`, for display.
 pub fn socket_path() -> String {
-    engine::ini_string(SOCKET).unwrap_or_else(|| SOCKET_DEFAULT.to_owned())
+    String::from_utf8_lossy(&socket_path_bytes()).into_owned()
+}
+
+/// The current `eventsrv.socket` as bytes (a path need not be UTF-8), for connecting.
+pub fn socket_path_bytes() -> Vec<u8> {
+    current(Cached::Socket)
+        .unwrap_or(SOCKET_DEFAULT.as_bytes())
+        .to_vec()
+}
+
+/// Whether `eventsrv.socket` currently is `path`: no lookup by name and no copy after the
+/// first call of a request (this runs on every request to the daemon).
+pub fn socket_path_is(path: &[u8]) -> bool {
+    current(Cached::Socket).unwrap_or(SOCKET_DEFAULT.as_bytes()) == path
 }
 
 pub fn region_path() -> String {
     engine::ini_string(REGION).unwrap_or_else(|| REGION_DEFAULT.to_owned())
 }
 
+/// The settings read on hot paths, each with its slot in `FOUND`.
+#[derive(Clone, Copy)]
+enum Cached {
+    Socket,
+    Region,
+    IoTimeout,
+}
+
+impl Cached {
+    const COUNT: usize = 3;
+
+    fn name(self) -> &'static str {
+        match self {
+            Cached::Socket => SOCKET,
+            Cached::Region => REGION,
+            Cached::IoTimeout => IO_TIMEOUT_MS,
+        }
+    }
+}
+
 thread_local! {
-    // The `eventsrv.region` entry, found once per request (reset at RINIT).
-    static REGION_ENTRY: Cell<Option<IniEntry>> = const { Cell::new(None) };
+    // The entries of the `Cached` settings, each found once per request (reset at RINIT).
+    static FOUND: Cell<[Option<IniEntry>; Cached::COUNT]> =
+        const { Cell::new([None; Cached::COUNT]) };
 }
 
 /// Called at request start (RINIT).
 pub fn start_request() {
-    REGION_ENTRY.with(|entry| entry.set(None));
+    FOUND.with(|found| found.set([None; Cached::COUNT]));
+}
+
+/// The current value of a `Cached` setting, borrowed from the ini table: use it at once.
+fn current(setting: Cached) -> Option<&'static [u8]> {
+    let entry = FOUND.with(|found| {
+        let mut entries = found.get();
+        let slot = &mut entries[setting as usize];
+        if slot.is_none() {
+            *slot = engine::ini_entry(setting.name());
+            found.set(entries);
+        }
+        entries[setting as usize]
+    });
+    match entry {
+        Some(entry) => entry.value(),
+        None => engine::ini_bytes(setting.name()),
+    }
 }
 
 /// Whether `eventsrv.region` currently is `path`: no lookup by name and no copy after the
 /// first call of a request (this runs on every read).
 pub fn region_path_is(path: &[u8]) -> bool {
-    let entry = REGION_ENTRY.with(|cached| {
-        cached.get().or_else(|| {
-            let found = engine::ini_entry(REGION);
-            cached.set(found);
-            found
-        })
-    });
-    let current = match entry {
-        Some(entry) => entry.value(),
-        None => engine::ini_bytes(REGION),
-    };
-    current.unwrap_or(REGION_DEFAULT.as_bytes()) == path
+    current(Cached::Region).unwrap_or(REGION_DEFAULT.as_bytes()) == path
 }
 
 pub fn connect_timeout() -> Duration {
-    Duration::from_millis(millis(CONNECT_TIMEOUT_MS, CONNECT_TIMEOUT_MS_DEFAULT))
+    let text = engine::ini_string(CONNECT_TIMEOUT_MS);
+    Duration::from_millis(millis(
+        text.as_deref().map(str::as_bytes),
+        CONNECT_TIMEOUT_MS_DEFAULT,
+    ))
 }
 
+/// Read on every request to the daemon: from the cached entry, without an allocation.
 pub fn io_timeout() -> Duration {
-    Duration::from_millis(millis(IO_TIMEOUT_MS, IO_TIMEOUT_MS_DEFAULT))
+    Duration::from_millis(millis(current(Cached::IoTimeout), IO_TIMEOUT_MS_DEFAULT))
 }
 
-fn millis(name: &str, default: u64) -> u64 {
-    engine::ini_string(name)
+fn millis(text: Option<&[u8]>, default: u64) -> u64 {
+    text.and_then(|bytes| std::str::from_utf8(bytes).ok())
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(default)
 }

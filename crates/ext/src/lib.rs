@@ -7,7 +7,7 @@
 //! - [`writes`]: appends, projector commits and status, sent over [`client`] (one persistent
 //!   Unix-socket connection per process).
 //! - [`encode`] / [`decode`]: PHP values ⇄ value trees; [`events`]: event objects, event type
-//!   aliases and `NewEvent`s; [`uuid`]: event ids.
+//!   aliases and `NewEvent`s; [`uuid`]: event ids; [`process`]: this process across `fork()`.
 //! - [`entity_classes`]: per-request cache of entity classes (class entry, region class
 //!   index, property plan) for the read hot path.
 //! - [`engine`]: the raw Zend engine calls ext-php-rs does not wrap; [`exceptions`]: the one
@@ -32,6 +32,7 @@ mod info;
 mod ini;
 mod mapping;
 mod native;
+mod process;
 mod reads;
 mod uuid;
 mod writes;

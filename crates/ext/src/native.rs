@@ -13,7 +13,9 @@ use crate::decode::{self, Source, What};
 use crate::encode;
 use crate::engine;
 use crate::events;
+use crate::exceptions::ExtError;
 use crate::reads;
+use crate::uuid;
 use crate::writes;
 
 #[php_class]
@@ -116,6 +118,11 @@ impl Native {
             from_region: false,
         };
         Ok(decode::decode_value(&bytes, &source)?)
+    }
+
+    pub fn uuid_v7() -> PhpResult<Zval> {
+        let id = uuid::new_v7().map_err(ExtError::InvalidArgument)?;
+        Ok(engine::bytes(&uuid::format(&id)))
     }
 
     pub fn connection_state() -> String {

@@ -1,23 +1,111 @@
-//! Event ids: random, time-ordered UUIDv7 generation and the 8-4-4-4-12 text form.
-//! Must never: hand out an id made from anything but the kernel's random bytes and the clock.
+//! Ids: random, time-ordered UUIDv7 generation and the 8-4-4-4-12 text form.
+//!
+//! Owns: the per-process pool of kernel random bytes ids are made from (one `getrandom(2)` per
+//! `RANDOM_POOL_BYTES`, not one per id; refilled in a forked child before its first id, so
+//! parent and child never hand out the same bytes) and the per-process order of v7 ids.
+//! Must never: hand out an id made from anything but the kernel's random bytes and the clock,
+//! or the same random bytes twice.
 
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A new UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version 7, 74 random bits, variant 10.
+use crate::process;
+
+/// Random bytes fetched from the kernel at once: 25 to 32 ids per `getrandom(2)`.
+const RANDOM_POOL_BYTES: usize = 256;
+/// The 12 bits of `rand_a` count the ids made in one millisecond, as `EventSrv\Uuid::v7()`
+/// does in PHP: ids of one process sort in the order they were made.
+const SEQUENCE_MAX: u16 = 0xFFF;
+
+struct RandomPool {
+    bytes: [u8; RANDOM_POOL_BYTES],
+    /// Bytes at the front already handed out (and zeroed).
+    used: usize,
+    /// The fork generation the bytes were fetched in.
+    generation: u64,
+}
+
+struct V7Order {
+    last_millis: u64,
+    sequence: u16,
+}
+
+thread_local! {
+    static POOL: RefCell<RandomPool> = const {
+        RefCell::new(RandomPool {
+            bytes: [0; RANDOM_POOL_BYTES],
+            used: RANDOM_POOL_BYTES,
+            generation: 0,
+        })
+    };
+    static ORDER: RefCell<V7Order> = const {
+        RefCell::new(V7Order {
+            last_millis: 0,
+            sequence: 0,
+        })
+    };
+}
+
+/// A new UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version 7, a 12-bit sequence within the
+/// millisecond (starting at a random value in its lower half; past its end the id borrows the
+/// next millisecond rather than lose the order), variant 10, 62 random bits.
 pub fn new_v7() -> Result<[u8; 16], String> {
     let mut id = [0u8; 16];
-    fill_random(&mut id[6..])?;
-    let millis = SystemTime::now()
+    let mut start = [0u8; 2];
+    fill_random(&mut id[8..])?;
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0) as u64;
+    let (millis, sequence) = ORDER.with(|cell| -> Result<(u64, u16), String> {
+        let mut order = cell.borrow_mut();
+        let mut millis = now;
+        let mut fresh_sequence = true;
+        if millis <= order.last_millis {
+            millis = order.last_millis;
+            if order.sequence < SEQUENCE_MAX {
+                order.sequence += 1;
+                fresh_sequence = false;
+            } else {
+                millis += 1;
+            }
+        }
+        if fresh_sequence {
+            fill_random(&mut start)?;
+            order.sequence = u16::from_be_bytes(start) & (SEQUENCE_MAX >> 1);
+        }
+        order.last_millis = millis;
+        Ok((millis, order.sequence))
+    })?;
     id[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    id[6] = 0x70 | (id[6] & 0x0f);
+    id[6..8].copy_from_slice(&(0x7000 | sequence).to_be_bytes());
     id[8] = 0x80 | (id[8] & 0x3f);
     Ok(id)
 }
 
+/// Random bytes from the pool, refilled from the kernel when it runs short or this process
+/// is a fork of the one that filled it.
 fn fill_random(out: &mut [u8]) -> Result<(), String> {
+    debug_assert!(out.len() <= RANDOM_POOL_BYTES);
+    POOL.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        let generation = process::generation();
+        if pool.generation != generation || RANDOM_POOL_BYTES - pool.used < out.len() {
+            fill_from_kernel(&mut pool.bytes)?;
+            pool.used = 0;
+            pool.generation = generation;
+        }
+        let start = pool.used;
+        let taken = &mut pool.bytes[start..start + out.len()];
+        out.copy_from_slice(taken);
+        // What was handed out is not kept: a later look at this memory finds no past id's bytes.
+        taken.fill(0);
+        pool.used += out.len();
+        Ok(())
+    })
+}
+
+fn fill_from_kernel(out: &mut [u8]) -> Result<(), String> {
     let mut filled = 0;
     while filled < out.len() {
         // SAFETY: the pointer and length describe the unfilled tail of `out`.
@@ -28,7 +116,7 @@ fn fill_random(out: &mut [u8]) -> Result<(), String> {
             if error.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(format!("cannot read random bytes for an event id: {error}"));
+            return Err(format!("cannot read random bytes for an id: {error}"));
         }
         filled += got as usize;
     }

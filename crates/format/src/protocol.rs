@@ -27,8 +27,10 @@ pub struct NewEvent {
     pub event_id: [u8; 16],
     pub event_type: String,
     /// vtree
+    #[serde(with = "serde_bytes")]
     pub metadata: Vec<u8>,
     /// vtree
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
 }
 
@@ -38,6 +40,7 @@ pub enum EntityChange {
     Upsert {
         class: String,
         uuid: String,
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         position: u64,
     },
@@ -200,21 +203,31 @@ fn bincode_options() -> impl Options {
 
 /// Encode one message as a complete frame (length prefix included).
 pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
-    let body_len = bincode_options()
-        .serialized_size(message)
-        .map_err(|_| FrameError::TooLarge { bytes: usize::MAX })? as usize
-        + 1;
+    let mut out = Vec::new();
+    encode_frame_into(&mut out, message)?;
+    Ok(out)
+}
+
+/// Encode one message as a complete frame into `out` (cleared first), so a caller that sends
+/// many frames reuses one buffer. The body is written after a placeholder prefix, which is then
+/// patched; with its limit set, bincode sizes the message before writing a byte, so one past
+/// `FRAME_BYTES_MAX` is refused without being buffered. On error `out` holds no usable frame.
+pub fn encode_frame_into<T: Serialize>(out: &mut Vec<u8>, message: &T) -> Result<(), FrameError> {
+    out.clear();
+    out.extend_from_slice(&[0; FRAME_LENGTH_BYTES]);
+    out.push(PROTOCOL_VERSION);
+    bincode_options()
+        .serialize_into(&mut *out, message)
+        .map_err(|error| match *error {
+            bincode::ErrorKind::SizeLimit => FrameError::TooLarge { bytes: usize::MAX },
+            other => FrameError::Decode(other.to_string()),
+        })?;
+    let body_len = out.len() - FRAME_LENGTH_BYTES;
     if body_len > FRAME_BYTES_MAX {
         return Err(FrameError::TooLarge { bytes: body_len });
     }
-    let mut out = Vec::with_capacity(FRAME_LENGTH_BYTES + body_len);
-    out.extend_from_slice(&(body_len as u32).to_le_bytes());
-    out.push(PROTOCOL_VERSION);
-    bincode_options()
-        .serialize_into(&mut out, message)
-        .map_err(|e| FrameError::Decode(e.to_string()))?;
-    debug_assert_eq!(out.len(), FRAME_LENGTH_BYTES + body_len);
-    Ok(out)
+    out[..FRAME_LENGTH_BYTES].copy_from_slice(&(body_len as u32).to_le_bytes());
+    Ok(())
 }
 
 /// Decode a frame body (the bytes after the length prefix).
@@ -293,6 +306,213 @@ mod tests {
         let frame = encode_frame(&request).unwrap();
         let back: Request = read_message(&mut &frame[..]).unwrap();
         assert_eq!(back, request);
+    }
+
+    /// The messages as they were before their byte fields were marked `serde_bytes`
+    /// (element-wise `Vec<u8>`): the wire format the daemon and older extensions speak.
+    mod element_wise {
+        use serde::{Deserialize, Serialize};
+
+        #[derive(Serialize, Deserialize)]
+        pub struct NewEvent {
+            pub event_id: [u8; 16],
+            pub event_type: String,
+            pub metadata: Vec<u8>,
+            pub payload: Vec<u8>,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum EntityChange {
+            Upsert {
+                class: String,
+                uuid: String,
+                data: Vec<u8>,
+                position: u64,
+            },
+            Delete {
+                class: String,
+                uuid: String,
+            },
+            ResetClass {
+                class: String,
+            },
+            SwapClass {
+                class: String,
+                shadow: String,
+            },
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub struct CheckpointMove {
+            pub name: String,
+            pub expected: u64,
+            pub position: u64,
+        }
+
+        #[derive(Serialize, Deserialize)]
+        pub enum Request {
+            Hello {
+                client: super::ClientKind,
+                pid: u32,
+                version: String,
+            },
+            Append {
+                stream: String,
+                expected_version: u64,
+                events: Vec<NewEvent>,
+            },
+            Commit {
+                checkpoints: Vec<CheckpointMove>,
+                projected_position: Option<u64>,
+                changes: Vec<EntityChange>,
+            },
+            AttachWorker,
+            Status,
+            Ping,
+            Snapshot,
+        }
+    }
+
+    #[test]
+    fn byte_fields_keep_the_element_wise_wire_format() {
+        let bytes = |len: usize| (0..len).map(|i| (i * 37 + 11) as u8).collect::<Vec<u8>>();
+        for len in [0, 1, 5, 300, 70_000] {
+            let append = Request::Append {
+                stream: "s-1".into(),
+                expected_version: 7,
+                events: vec![
+                    NewEvent {
+                        event_id: [3; 16],
+                        event_type: "Bank\\BalanceIncreased".into(),
+                        metadata: bytes(len),
+                        payload: bytes(len + 2),
+                    },
+                    NewEvent {
+                        event_id: [4; 16],
+                        event_type: "t".into(),
+                        metadata: Vec::new(),
+                        payload: bytes(len / 2),
+                    },
+                ],
+            };
+            let old_append = element_wise::Request::Append {
+                stream: "s-1".into(),
+                expected_version: 7,
+                events: vec![
+                    element_wise::NewEvent {
+                        event_id: [3; 16],
+                        event_type: "Bank\\BalanceIncreased".into(),
+                        metadata: bytes(len),
+                        payload: bytes(len + 2),
+                    },
+                    element_wise::NewEvent {
+                        event_id: [4; 16],
+                        event_type: "t".into(),
+                        metadata: Vec::new(),
+                        payload: bytes(len / 2),
+                    },
+                ],
+            };
+            let commit = Request::Commit {
+                checkpoints: vec![CheckpointMove {
+                    name: "p".into(),
+                    expected: 1,
+                    position: 2,
+                }],
+                projected_position: Some(9),
+                changes: vec![
+                    EntityChange::Upsert {
+                        class: "C".into(),
+                        uuid: "u".into(),
+                        data: bytes(len),
+                        position: 5,
+                    },
+                    EntityChange::Delete {
+                        class: "C".into(),
+                        uuid: "v".into(),
+                    },
+                    EntityChange::ResetClass { class: "D".into() },
+                    EntityChange::SwapClass {
+                        class: "D".into(),
+                        shadow: "E".into(),
+                    },
+                ],
+            };
+            let old_commit = element_wise::Request::Commit {
+                checkpoints: vec![element_wise::CheckpointMove {
+                    name: "p".into(),
+                    expected: 1,
+                    position: 2,
+                }],
+                projected_position: Some(9),
+                changes: vec![
+                    element_wise::EntityChange::Upsert {
+                        class: "C".into(),
+                        uuid: "u".into(),
+                        data: bytes(len),
+                        position: 5,
+                    },
+                    element_wise::EntityChange::Delete {
+                        class: "C".into(),
+                        uuid: "v".into(),
+                    },
+                    element_wise::EntityChange::ResetClass { class: "D".into() },
+                    element_wise::EntityChange::SwapClass {
+                        class: "D".into(),
+                        shadow: "E".into(),
+                    },
+                ],
+            };
+            for (new, old) in [(&append, &old_append), (&commit, &old_commit)] {
+                let frame = encode_frame(new).unwrap();
+                assert_eq!(frame, encode_frame(old).unwrap(), "{len}-byte fields");
+                let back: Request = read_message(&mut &frame[..]).unwrap();
+                assert_eq!(&back, new);
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_frame_buffer_holds_exactly_the_last_frame() {
+        let mut out = Vec::new();
+        let big = Request::Append {
+            stream: "a-longer-stream-name".into(),
+            expected_version: 1,
+            events: vec![],
+        };
+        encode_frame_into(&mut out, &big).unwrap();
+        encode_frame_into(&mut out, &Request::Ping).unwrap();
+        assert_eq!(out, encode_frame(&Request::Ping).unwrap());
+        let back: Request = read_message(&mut &out[..]).unwrap();
+        assert_eq!(back, Request::Ping);
+    }
+
+    #[test]
+    fn a_frame_of_exactly_the_limit_is_encoded_and_one_byte_more_is_refused() {
+        // Body: version 1 + variant 4 + stream 8+1 + expected 8 + events 8 + id 16 + type 8+1
+        // + metadata 8 + payload 8 = 71 bytes besides the payload's own.
+        let append = |payload_bytes: usize| Request::Append {
+            stream: "s".into(),
+            expected_version: 0,
+            events: vec![NewEvent {
+                event_id: [0; 16],
+                event_type: "T".into(),
+                metadata: Vec::new(),
+                payload: vec![0; payload_bytes],
+            }],
+        };
+        let mut out = Vec::new();
+        encode_frame_into(&mut out, &append(FRAME_BYTES_MAX - 71)).unwrap();
+        assert_eq!(out.len(), FRAME_LENGTH_BYTES + FRAME_BYTES_MAX);
+        assert_eq!(read_frame_len(&mut &out[..]).unwrap(), FRAME_BYTES_MAX);
+        assert!(matches!(
+            encode_frame_into(&mut out, &append(FRAME_BYTES_MAX - 70)),
+            Err(FrameError::TooLarge { bytes }) if bytes == FRAME_BYTES_MAX + 1
+        ));
+        assert!(matches!(
+            encode_frame(&append(FRAME_BYTES_MAX)),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 
     #[test]
