@@ -13,6 +13,7 @@
 //! - [`futex`]: cross-process wait/wake on a region word.
 
 pub mod futex;
+mod id_bytes;
 pub mod limits;
 pub mod log_record;
 pub mod protocol;

@@ -74,7 +74,7 @@ impl SegmentHeader {
 pub struct EventRecord {
     pub stream: String,
     pub stream_version: u64,
-    #[serde(with = "id_bytes")]
+    #[serde(with = "crate::id_bytes")]
     pub event_id: [u8; 16],
     pub event_type: String,
     pub recorded_at_us: i64,
@@ -85,20 +85,6 @@ pub struct EventRecord {
     /// vtree
     #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
-}
-
-/// A 16-byte id as one `u128` of its little-endian bytes: bincode (fixint, little-endian) writes
-/// exactly the 16 bytes it writes for `[u8; 16]`, in one call instead of sixteen.
-mod id_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(id: &[u8; 16], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u128(u128::from_le_bytes(*id))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 16], D::Error> {
-        u128::deserialize(deserializer).map(u128::to_le_bytes)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ pub enum ClientKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
     /// Client-generated id (UUID bytes), stored with the event.
+    #[serde(with = "crate::id_bytes")]
     pub event_id: [u8; 16],
     pub event_type: String,
     /// vtree
@@ -382,13 +383,13 @@ mod tests {
                 expected_version: 7,
                 events: vec![
                     NewEvent {
-                        event_id: [3; 16],
+                        event_id: std::array::from_fn(|i| i as u8 * 17),
                         event_type: "Bank\\BalanceIncreased".into(),
                         metadata: bytes(len),
                         payload: bytes(len + 2),
                     },
                     NewEvent {
-                        event_id: [4; 16],
+                        event_id: std::array::from_fn(|i| 255 - i as u8),
                         event_type: "t".into(),
                         metadata: Vec::new(),
                         payload: bytes(len / 2),
@@ -400,13 +401,13 @@ mod tests {
                 expected_version: 7,
                 events: vec![
                     element_wise::NewEvent {
-                        event_id: [3; 16],
+                        event_id: std::array::from_fn(|i| i as u8 * 17),
                         event_type: "Bank\\BalanceIncreased".into(),
                         metadata: bytes(len),
                         payload: bytes(len + 2),
                     },
                     element_wise::NewEvent {
-                        event_id: [4; 16],
+                        event_id: std::array::from_fn(|i| 255 - i as u8),
                         event_type: "t".into(),
                         metadata: Vec::new(),
                         payload: bytes(len / 2),
