@@ -3,7 +3,8 @@
 //! snapshot plus tail vs full replay. Prints a table; asserts only which source each boot used (timing is
 //! measured, never asserted). `EVENTSRV_BENCH_REGION_BYTES` sizes the region (default 64 MiB,
 //! 4 GiB once entities or events are many); `EVENTSRV_BENCH_JSON=FILE` appends one JSON line per
-//! boot for bench/report.py (bench/run.sh --only boot).
+//! boot for bench/report.py (bench/run.sh --only boot). `EVENTSRV_BENCH_KEEP_DATA=1` keeps the
+//! data dir (log and snapshots, path printed at the end) for profiling one boot by hand.
 //!
 //! `cargo bench -p eventsrv --bench boot`
 
@@ -148,6 +149,10 @@ fn main() {
     std::fs::remove_dir_all(daemon.data_dir.join("snapshots")).expect("remove snapshots");
     row("full replay", &mut daemon, "full log replay");
     daemon.kill();
+    if std::env::var_os("EVENTSRV_BENCH_KEEP_DATA").is_some() {
+        let dir = std::mem::replace(&mut daemon.dir, tempfile::tempdir().expect("tempdir"));
+        println!("kept the data dir {}", dir.keep().join("data").display());
+    }
 }
 
 struct Load {

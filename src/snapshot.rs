@@ -16,13 +16,17 @@ use eventsrv_format::protocol::{ErrorCode, Request, Response};
 use eventsrv_format::region::{
     LogLocation, RegionError, RegionImage, RegionWriter, REGION_LAYOUT_VERSION,
 };
-use eventsrv_format::snapshot::{self as format, SnapshotError, SnapshotHeader};
+use eventsrv_format::snapshot::{self as format, BodyChecksum, SnapshotError, SnapshotHeader};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,6 +39,14 @@ const TEMPORARY_SUFFIX: &str = ".snap.tmp";
 pub const SNAPSHOT_BUSY_RECHECK: Duration = Duration::from_millis(100);
 /// `eventsrv snapshot` waits this long for the daemon to answer (a large region takes a while).
 pub const SNAPSHOT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+/// Threads that load a snapshot body at boot (at most; fewer on fewer cores). One writes into
+/// the new region file with `pwrite`, which holds the file's lock, the others through mappings
+/// of their own, whose page faults run in parallel.
+pub const SNAPSHOT_LOADERS_MAX: usize = 4;
+/// Body bytes a loader claims at a time: large enough that the claims read the file almost
+/// sequentially (readahead) and their checksums are few to combine, small enough to share the
+/// work out evenly.
+pub const SNAPSHOT_LOAD_PIECE_BYTES: u64 = 16 << 20;
 
 pub fn snapshots_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(SNAPSHOTS_DIR_NAME)
@@ -182,19 +194,22 @@ fn prune(dir: &Path, keep: u64) {
 
 /// Read and check a snapshot's header and body without loading it (`eventsrv verify`).
 pub fn verify_snapshot_file(path: &Path) -> Result<SnapshotHeader, SnapshotError> {
-    let (header, mut input) = open_snapshot(path)?;
+    let (header, mut file) = open_snapshot(path)?;
+    file.seek(SeekFrom::Start(format::body_offset(0)))
+        .map_err(|e| SnapshotError::Io(format!("cannot seek: {e}")))?;
+    let mut input = BufReader::with_capacity(format::SNAPSHOT_CHUNK_BYTES, file);
     format::read_body(&mut input, &header, None)?;
     Ok(header)
 }
 
-fn open_snapshot(path: &Path) -> Result<(SnapshotHeader, BufReader<File>), SnapshotError> {
+/// Open a snapshot and check its header against this build and the file's size.
+fn open_snapshot(path: &Path) -> Result<(SnapshotHeader, File), SnapshotError> {
     let file = File::open(path).map_err(|e| SnapshotError::Io(format!("cannot open: {e}")))?;
     let file_bytes = file
         .metadata()
         .map_err(|e| SnapshotError::Io(format!("cannot stat: {e}")))?
         .len();
-    let mut input = BufReader::with_capacity(format::SNAPSHOT_CHUNK_BYTES, file);
-    let header = format::read_header(&mut input)?;
+    let header = format::read_header_at(&file)?;
     if header.file_bytes() != file_bytes {
         return Err(SnapshotError::Corrupt(format!(
             "the header describes {} bytes, the file has {file_bytes}",
@@ -207,7 +222,7 @@ fn open_snapshot(path: &Path) -> Result<(SnapshotHeader, BufReader<File>), Snaps
             header.region_layout_version
         )));
     }
-    Ok((header, input))
+    Ok((header, file))
 }
 
 /// Build a fresh (unpublished) region for `config` from the snapshot at `path`. Every error is
@@ -217,13 +232,21 @@ pub fn load_snapshot(
     config: &ServeConfig,
     generation: u64,
 ) -> Result<(RegionWriter, SnapshotHeader), String> {
-    let (header, mut input) = open_snapshot(path).map_err(|e| e.to_string())?;
-    let region = RegionWriter::create_from_image(
+    let (header, input) = open_snapshot(path).map_err(|e| e.to_string())?;
+    // A torn or foreign file is usually refused here, before anything is copied.
+    let stored_crc = format::read_trailer_at(&input, &header).map_err(|e| e.to_string())?;
+    // SAFETY: posix_fadvise only reads the descriptor, which `input` keeps open.
+    unsafe { libc::posix_fadvise(input.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
+    let region = RegionWriter::create_from_image_file(
         &config.region,
         config.region_bytes,
         generation,
         header.body_bytes,
-        |dest| format::read_body(&mut input, &header, Some(dest)).map_err(|e| e.to_string()),
+        |dest| {
+            load_body(&input, &header, dest)?
+                .verify(&header, stored_crc)
+                .map_err(|e| e.to_string())
+        },
     )
     .map_err(|error| match error {
         RegionError::Corrupt { offset: 0, what } => what,
@@ -237,6 +260,197 @@ pub fn load_snapshot(
         ));
     }
     Ok((region, header))
+}
+
+/// Copy the body of the snapshot `input` into `dest` (the new region file, sized and empty) at
+/// the same offsets from 0, on up to [`SNAPSHOT_LOADERS_MAX`] threads (one per core) that claim
+/// pieces of [`SNAPSHOT_LOAD_PIECE_BYTES`] in file order, and checksum every piece on the way.
+/// Loader 0 (this thread) writes with `pwrite`; the others read straight into mappings of their
+/// own. Measured on a 1.6 GB body, `pwrite` costs 11 ms of CPU per piece and a mapping 17 ms
+/// (page faults, zeroed pages), but mappings fault in parallel while `pwrite`s take turns on the
+/// file's lock.
+fn load_body(input: &File, header: &SnapshotHeader, dest: &File) -> Result<BodyChecksum, String> {
+    let body_bytes = header.body_bytes;
+    let piece_bytes = SNAPSHOT_LOAD_PIECE_BYTES
+        .max(body_bytes.div_ceil(format::SNAPSHOT_PIECES_MAX as u64))
+        .next_multiple_of(format::SNAPSHOT_CHUNK_BYTES as u64);
+    let loaders = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(SNAPSHOT_LOADERS_MAX)
+        .min(body_bytes.div_ceil(piece_bytes) as usize);
+    load_body_with(input, header, dest, loaders, piece_bytes)
+}
+
+fn load_body_with(
+    input: &File,
+    header: &SnapshotHeader,
+    dest: &File,
+    loaders: usize,
+    piece_bytes: u64,
+) -> Result<BodyChecksum, String> {
+    assert!(
+        (1..=SNAPSHOT_LOADERS_MAX).contains(&loaders),
+        "{loaders} loaders"
+    );
+    assert!(
+        piece_bytes % format::SNAPSHOT_CHUNK_BYTES as u64 == 0,
+        "pieces start on page boundaries, so no two loaders write one page"
+    );
+    let body_bytes = header.body_bytes;
+    let claims = PieceClaims {
+        next: AtomicU64::new(0),
+        piece_bytes,
+        body_bytes,
+        failed: AtomicBool::new(false),
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..loaders)
+            .map(|_| scope.spawn(|| load_pieces_mapped(input, dest, &claims)))
+            .collect();
+        let mut checksum = load_pieces_written(input, dest, &claims);
+        for helper in helpers {
+            let helped = helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            checksum = match (checksum, helped) {
+                (Ok(mut mine), Ok(theirs)) => {
+                    mine.extend(theirs);
+                    Ok(mine)
+                }
+                (Err(why), _) | (_, Err(why)) => Err(why),
+            };
+        }
+        checksum
+    })
+}
+
+/// The pieces of a body still to load, handed out in file order to whichever loader asks.
+struct PieceClaims {
+    next: AtomicU64,
+    piece_bytes: u64,
+    body_bytes: u64,
+    /// A loader failed: the others stop at their next claim.
+    failed: AtomicBool,
+}
+
+impl PieceClaims {
+    fn claim(&self) -> Option<Range<u64>> {
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let start = self.next.fetch_add(self.piece_bytes, Ordering::Relaxed);
+        (start < self.body_bytes).then(|| start..(start + self.piece_bytes).min(self.body_bytes))
+    }
+
+    /// Run `load` on every piece this loader claims; the first error stops every loader.
+    fn run(
+        &self,
+        mut load: impl FnMut(Range<u64>) -> std::io::Result<u32>,
+    ) -> Result<BodyChecksum, String> {
+        let started = Instant::now();
+        let mut pieces = 0u64;
+        let result = self.run_pieces(&mut load, &mut pieces);
+        tracing::debug!(
+            pieces,
+            piece_bytes = self.piece_bytes,
+            ms = started.elapsed().as_millis() as u64,
+            thread_cpu_ms = thread_cpu_ms(),
+            "snapshot loader done"
+        );
+        result
+    }
+
+    fn run_pieces(
+        &self,
+        load: &mut impl FnMut(Range<u64>) -> std::io::Result<u32>,
+        pieces: &mut u64,
+    ) -> Result<BodyChecksum, String> {
+        let mut checksum = BodyChecksum::default();
+        while let Some(piece) = self.claim() {
+            match load(piece.clone()) {
+                Ok(crc) => {
+                    *pieces += 1;
+                    checksum.add(piece, crc)
+                }
+                Err(error) => {
+                    self.failed.store(true, Ordering::Relaxed);
+                    return Err(if error.kind() == std::io::ErrorKind::UnexpectedEof {
+                        "corrupt snapshot: the file ends early".to_owned()
+                    } else {
+                        format!("cannot load the body: {error}")
+                    });
+                }
+            }
+        }
+        Ok(checksum)
+    }
+}
+
+fn thread_cpu_ms() -> u64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
+
+/// Loader 0: read each chunk into a buffer, checksum it, `pwrite` it into the region file.
+fn load_pieces_written(
+    input: &File,
+    dest: &File,
+    claims: &PieceClaims,
+) -> Result<BodyChecksum, String> {
+    let mut buffer = vec![0u8; format::SNAPSHOT_CHUNK_BYTES];
+    claims.run(|piece| {
+        let mut crc = 0u32;
+        let mut at = piece.start;
+        while at < piece.end {
+            let chunk_bytes = (piece.end - at).min(format::SNAPSHOT_CHUNK_BYTES as u64);
+            let chunk = &mut buffer[..chunk_bytes as usize];
+            input.read_exact_at(chunk, format::body_offset(at))?;
+            crc = crc32c::crc32c_append(crc, chunk);
+            dest.write_all_at(chunk, at)?;
+            at += chunk.len() as u64;
+        }
+        Ok(crc)
+    })
+}
+
+/// The other loaders: read each chunk straight into a shared mapping of the region file (its
+/// page faults do not take the file's lock, unlike `pwrite`), then checksum it there.
+fn load_pieces_mapped(
+    input: &File,
+    dest: &File,
+    claims: &PieceClaims,
+) -> Result<BodyChecksum, String> {
+    // SAFETY: the region file is this boot's side file, sized past the body: nothing outside
+    // this load maps it, and the mapping is dropped before the region is used.
+    let mut mapping = unsafe {
+        memmap2::MmapOptions::new()
+            .len(claims.body_bytes as usize)
+            .map_mut(dest)
+    }
+    .map_err(|error| format!("cannot map the new region: {error}"))?;
+    let base = mapping.as_mut_ptr();
+    claims.run(|piece| {
+        let mut crc = 0u32;
+        for chunk_start in (piece.start..piece.end).step_by(format::SNAPSHOT_CHUNK_BYTES) {
+            let chunk_end = (chunk_start + format::SNAPSHOT_CHUNK_BYTES as u64).min(piece.end);
+            // SAFETY: the chunk lies inside the mapping (piece.end ≤ body bytes = its length),
+            // and inside a piece only this loader claimed: no other thread and no `pwrite`
+            // touches these bytes while this slice lives. (A slice of the whole mapping would
+            // alias the pieces the others are writing.)
+            let chunk = unsafe {
+                std::slice::from_raw_parts_mut(
+                    base.add(chunk_start as usize),
+                    (chunk_end - chunk_start) as usize,
+                )
+            };
+            input.read_exact_at(chunk, format::body_offset(chunk_start))?;
+            crc = crc32c::crc32c_append(crc, chunk);
+        }
+        Ok(crc)
+    })
 }
 
 /// What the status report says about snapshots.
@@ -466,5 +680,95 @@ mod tests {
         assert_eq!(parse_snapshot_name(name), Some(42));
         assert_eq!(parse_snapshot_name("snapshot-42.snap"), None);
         assert_eq!(parse_snapshot_name(&format!("{name}.tmp")), None);
+    }
+
+    const CHUNK: u64 = format::SNAPSHOT_CHUNK_BYTES as u64;
+
+    /// A snapshot file of a body of `body_bytes` patterned bytes, and the body.
+    fn snapshot_file(dir: &Path, body_bytes: u64) -> (PathBuf, Vec<u8>) {
+        let body: Vec<u8> = (0..body_bytes).map(|i| (i * 7 % 251) as u8).collect();
+        let header = SnapshotHeader {
+            region_layout_version: REGION_LAYOUT_VERSION,
+            location: LogLocation {
+                segment: 1,
+                offset: 64,
+                records: 0,
+            },
+            committed_position: 0,
+            projected_position: 0,
+            body_bytes,
+            created_at_us: 1,
+        };
+        let path = dir.join("body.snap");
+        let mut file = File::create(&path).expect("create");
+        format::write_snapshot(&mut file, &header, &body).expect("write");
+        (path, body)
+    }
+
+    /// Load `path` into a fresh sparse file with `loaders` threads and 1 MiB pieces.
+    fn load(path: &Path, dir: &Path, loaders: usize) -> Result<Vec<u8>, String> {
+        let (header, input) = open_snapshot(path).map_err(|e| e.to_string())?;
+        let stored = format::read_trailer_at(&input, &header).map_err(|e| e.to_string())?;
+        let dest_path = dir.join("region");
+        let _ = std::fs::remove_file(&dest_path);
+        let dest = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&dest_path)
+            .expect("dest");
+        dest.set_len(header.body_bytes + 3 * CHUNK).expect("size");
+        load_body_with(&input, &header, &dest, loaders, CHUNK)?
+            .verify(&header, stored)
+            .map_err(|e| e.to_string())?;
+        let mut loaded = std::fs::read(&dest_path).expect("read back");
+        loaded.truncate(header.body_bytes as usize);
+        Ok(loaded)
+    }
+
+    #[test]
+    fn parallel_loaders_copy_every_piece_and_their_checksums_combine() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Five whole pieces and a short one, shared out between pwrite and mapped loaders.
+        let (path, body) = snapshot_file(dir.path(), 5 * CHUNK + 4096 + 8);
+        for loaders in 1..=SNAPSHOT_LOADERS_MAX {
+            assert_eq!(
+                load(&path, dir.path(), loaders).as_ref(),
+                Ok(&body),
+                "{loaders}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_in_any_loaders_piece_fails_the_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = snapshot_file(dir.path(), 6 * CHUNK);
+        let pristine = std::fs::read(&path).expect("read");
+        for at in [0, CHUNK + 5, 3 * CHUNK, 6 * CHUNK - 1] {
+            let mut damaged = pristine.clone();
+            damaged[format::body_offset(at) as usize] ^= 0x04;
+            std::fs::write(&path, &damaged).expect("write");
+            for loaders in [1, 2, SNAPSHOT_LOADERS_MAX] {
+                let why = load(&path, dir.path(), loaders).expect_err("a flipped byte fails");
+                assert!(why.contains("body checksum mismatch"), "{why}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_cut_short_or_with_a_bad_trailer_is_refused_before_the_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = snapshot_file(dir.path(), 2 * CHUNK);
+        let pristine = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &pristine[..pristine.len() - 1]).expect("cut");
+        let why = load(&path, dir.path(), 2).expect_err("cut");
+        assert!(why.contains("the file has"), "{why}");
+        let mut damaged = pristine.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0x01; // the trailer magic
+        std::fs::write(&path, &damaged).expect("write");
+        let why = load(&path, dir.path(), 2).expect_err("trailer");
+        assert!(why.contains("bad trailer magic"), "{why}");
     }
 }

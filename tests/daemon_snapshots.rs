@@ -8,7 +8,7 @@ use eventsrv_format::protocol::{CheckpointMove, EntityChange, Response};
 use eventsrv_format::region::MappedRegion;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{payload, Client, TestDaemon};
+use support::{new_event, payload, Client, TestDaemon};
 
 const PROJECTOR: &str = "App\\Projector\\Accounts";
 const CLASS: &str = "App\\Account";
@@ -228,6 +228,57 @@ fn a_corrupt_newest_snapshot_is_skipped_with_its_reason_and_the_previous_one_is_
         "40 events + 4 commits + 5 events after the older snapshot"
     );
     assert_same_state(&dump(&daemon), &full_replay_of(&daemon));
+}
+
+/// Events of `{"s": <bytes_each bytes>}` until the region holds more than `region_bytes`.
+fn append_large_events(client: &mut Client, region_bytes: u64, bytes_each: usize) {
+    let mut n = 0;
+    while client.status()["region"]["used_bytes"]
+        .as_u64()
+        .expect("used")
+        <= region_bytes
+    {
+        let mut event = new_event("Large", n);
+        let mut encoder = eventsrv_format::vtree::Encoder::new();
+        encoder.begin_map(1);
+        encoder.string(b"s");
+        encoder.string(&vec![b'a' + (n % 26) as u8; bytes_each]);
+        event.payload = encoder.into_bytes();
+        match client.append(&format!("big-{}", n % 3), u64::MAX, vec![event]) {
+            Response::Appended { .. } => n += 1,
+            other => panic!("append: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_of_several_load_pieces_boots_and_a_flip_in_a_later_piece_is_found() {
+    // Over 16 MiB (the piece the boot loaders claim): several pieces, loaded by up to one thread
+    // per core.
+    let mut daemon = TestDaemon::start_new();
+    append_large_events(&mut daemon.client(), 40 << 20, 256 << 10);
+    Workload::new().run(&mut daemon.client(), 30);
+    let snapshot = force_snapshot(&daemon);
+    daemon.kill();
+    std::fs::remove_file(&daemon.region).expect("remove the region file");
+
+    daemon.start();
+    assert_eq!(boot_source(&daemon).0, "snapshot");
+    let replayed = full_replay_of(&daemon);
+    assert_same_state(&dump(&daemon), &replayed);
+    daemon.kill();
+    std::fs::remove_file(&daemon.region).expect("remove the region file");
+
+    // A flipped byte in the third piece: the snapshot is skipped, the log rebuilds the state.
+    flip_byte(&snapshot, 128 + (2 << 24) + 12345);
+    daemon.start();
+    let report = status(&daemon);
+    assert_eq!(report["boot"]["source"], "full log replay");
+    let skipped = report["boot"]["skipped"].as_array().expect("skipped list");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let why = skipped[0].as_str().expect("a reason");
+    assert!(why.contains("body checksum mismatch"), "{why}");
+    assert_same_state(&dump(&daemon), &replayed);
 }
 
 #[test]

@@ -2,13 +2,16 @@
 //! (docs/snapshots.md).
 //!
 //! Owns: the snapshot file layout, its encoding while streaming the body (the CRC32C is computed
-//! chunk by chunk, never over a second copy), and its checked decoding.
+//! chunk by chunk, never over a second copy), and its checked decoding, streamed or by parallel
+//! loaders that each checksum the pieces they copy ([`BodyChecksum`]).
 //! Must never: accept a body whose length, checksum or trailer does not verify, or allocate what
 //! a header claims before the caller compared it with the file's real size.
 
 use crate::region::LogLocation;
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"EVSRVSNP";
 pub const SNAPSHOT_TRAILER_MAGIC: &[u8; 8] = b"EVSRVEND";
@@ -17,6 +20,9 @@ pub const SNAPSHOT_HEADER_BYTES: usize = 128;
 pub const SNAPSHOT_TRAILER_BYTES: usize = 24;
 /// Bytes per write / read / CRC step while streaming a body.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// Most pieces a body is checksummed in when loaded in parallel ([`BodyChecksum`]); a loader
+/// sizes its pieces so a body of any size stays under it.
+pub const SNAPSHOT_PIECES_MAX: usize = 4096;
 
 /// What a snapshot covers, as its header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,27 +240,102 @@ pub fn read_body(
     }
     let mut trailer = [0u8; SNAPSHOT_TRAILER_BYTES];
     input.read_exact(&mut trailer).map_err(io_error)?;
-    if &trailer[16..24] != SNAPSHOT_TRAILER_MAGIC || trailer[12..16] != [0; 4] {
-        return Err(SnapshotError::Corrupt("bad trailer magic".into()));
-    }
-    if u64_at(&trailer, 0) != header.body_bytes {
-        return Err(SnapshotError::Corrupt(format!(
-            "trailer says {} body bytes, header {}",
-            u64_at(&trailer, 0),
-            header.body_bytes
-        )));
-    }
-    let stored = u32_at(&trailer, 8);
-    if stored != crc {
-        return Err(SnapshotError::Corrupt(format!(
-            "body checksum mismatch (stored {stored:08x}, computed {crc:08x})"
-        )));
-    }
+    let stored = decode_trailer(&trailer, header)?;
+    check_body_crc(stored, crc)?;
     let mut extra = [0u8; 1];
     match input.read(&mut extra) {
         Ok(0) => Ok(()),
         Ok(_) => Err(SnapshotError::Corrupt("bytes after the trailer".into())),
         Err(error) => Err(io_error(error)),
+    }
+}
+
+/// The body checksum a trailer stores, once its magic, padding and length match `header`.
+fn decode_trailer(
+    trailer: &[u8; SNAPSHOT_TRAILER_BYTES],
+    header: &SnapshotHeader,
+) -> Result<u32, SnapshotError> {
+    if &trailer[16..24] != SNAPSHOT_TRAILER_MAGIC || trailer[12..16] != [0; 4] {
+        return Err(SnapshotError::Corrupt("bad trailer magic".into()));
+    }
+    if u64_at(trailer, 0) != header.body_bytes {
+        return Err(SnapshotError::Corrupt(format!(
+            "trailer says {} body bytes, header {}",
+            u64_at(trailer, 0),
+            header.body_bytes
+        )));
+    }
+    Ok(u32_at(trailer, 8))
+}
+
+fn check_body_crc(stored: u32, computed: u32) -> Result<(), SnapshotError> {
+    if stored != computed {
+        return Err(SnapshotError::Corrupt(format!(
+            "body checksum mismatch (stored {stored:08x}, computed {computed:08x})"
+        )));
+    }
+    Ok(())
+}
+
+/// Read the header at the start of `file` (positional: the file's cursor is not used).
+pub fn read_header_at(file: &impl FileExt) -> Result<SnapshotHeader, SnapshotError> {
+    let mut bytes = [0u8; SNAPSHOT_HEADER_BYTES];
+    file.read_exact_at(&mut bytes, 0).map_err(io_error)?;
+    SnapshotHeader::decode(&bytes)
+}
+
+/// Read and check the trailer after `header`'s body, for a loader that reads the body with
+/// positional reads (the caller has compared the file's size with [`SnapshotHeader::file_bytes`],
+/// so nothing follows it). Returns the checksum the body must have ([`BodyChecksum::verify`]).
+pub fn read_trailer_at(file: &impl FileExt, header: &SnapshotHeader) -> Result<u32, SnapshotError> {
+    let mut trailer = [0u8; SNAPSHOT_TRAILER_BYTES];
+    file.read_exact_at(&mut trailer, body_offset(0) + header.body_bytes)
+        .map_err(io_error)?;
+    decode_trailer(&trailer, header)
+}
+
+/// Where body byte `at` is in the file.
+pub fn body_offset(at: u64) -> u64 {
+    SNAPSHOT_HEADER_BYTES as u64 + at
+}
+
+/// The body's CRC32C put together from the CRC32Cs of pieces that loaders copied in any order
+/// and on any thread. The pieces must tile the body exactly (a loader's bookkeeping, so a gap
+/// or an overlap is a panic, not a corrupt file).
+#[derive(Debug, Default)]
+pub struct BodyChecksum {
+    /// (start, end, CRC32C of body bytes start..end).
+    pieces: Vec<(u64, u64, u32)>,
+}
+
+impl BodyChecksum {
+    pub fn add(&mut self, piece: Range<u64>, crc: u32) {
+        assert!(
+            self.pieces.len() < SNAPSHOT_PIECES_MAX,
+            "a loader checksums a body in at most {SNAPSHOT_PIECES_MAX} pieces"
+        );
+        self.pieces.push((piece.start, piece.end, crc));
+    }
+
+    pub fn extend(&mut self, other: BodyChecksum) {
+        for (start, end, crc) in other.pieces {
+            self.add(start..end, crc);
+        }
+    }
+
+    /// Compare the combined checksum with the one the trailer stores.
+    pub fn verify(mut self, header: &SnapshotHeader, stored: u32) -> Result<(), SnapshotError> {
+        self.pieces.sort_unstable();
+        let mut crc = 0u32;
+        let mut covered = 0u64;
+        for (start, end, piece_crc) in self.pieces {
+            assert_eq!(start, covered, "body pieces tile the body without gaps");
+            assert!(end > start, "a body piece holds bytes");
+            crc = crc32c::crc32c_combine(crc, piece_crc, (end - start) as usize);
+            covered = end;
+        }
+        assert_eq!(covered, header.body_bytes, "body pieces cover the body");
+        check_body_crc(stored, crc)
     }
 }
 
@@ -296,6 +377,42 @@ mod tests {
         let mut dest = vec![0u8; body.len()];
         read_body(&mut input, &read, Some(&mut dest)).expect("body");
         assert_eq!(dest, body);
+    }
+
+    #[test]
+    fn pieces_checksummed_in_any_order_verify_like_the_streamed_body() {
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let file = encoded(&body);
+        let header = read_header(&mut &file[..]).expect("header");
+        let trailer = file[file.len() - SNAPSHOT_TRAILER_BYTES..]
+            .try_into()
+            .expect("a trailer");
+        let stored = decode_trailer(trailer, &header).expect("trailer");
+        let pieces = [4096..10_000u64, 0..1000, 1000..4096];
+        let checksum = |body: &[u8]| {
+            let mut checksum = BodyChecksum::default();
+            for piece in pieces.clone() {
+                let bytes = &body[piece.start as usize..piece.end as usize];
+                checksum.add(piece, crc32c::crc32c(bytes));
+            }
+            checksum
+        };
+        assert_eq!(checksum(&body).verify(&header, stored), Ok(()));
+        let mut damaged = body.clone();
+        damaged[5000] ^= 1;
+        let why = checksum(&damaged)
+            .verify(&header, stored)
+            .expect_err("flip");
+        assert!(why.to_string().contains("body checksum mismatch"), "{why}");
+    }
+
+    #[test]
+    #[should_panic(expected = "without gaps")]
+    fn pieces_that_leave_a_gap_are_a_loader_bug() {
+        let mut checksum = BodyChecksum::default();
+        checksum.add(0..4096, 0);
+        checksum.add(8192..(4 * 4096), 0);
+        let _ = checksum.verify(&header(4 * 4096), 0);
     }
 
     #[test]
