@@ -405,10 +405,10 @@ for (s, c, a), rs in figures.items():
         w(f"| {c} | {fmt_n(r['entities'])} | {r['payload_bytes']:.0f} B | {r['region_bytes']:.0f} B | "
           f"{r['region_live_bytes']:.0f} B | {r['region_bytes'] / r['payload_bytes']:.2f}× |")
 w("")
-w("Region bytes = growth of the region's used arena while committing the entities (entity record with "
-  "uuid + data, entity cell with class index + uuid key, hash slot, insertion-list entry, and index-table "
-  "growth; garbage = superseded index tables). The uuid (36 B of text) is stored twice (cell key and "
-  "record) and is not part of the payload.")
+w("Region bytes = growth of the region's used arena while committing the entities (region layout 2, "
+  "docs/region.md: entity record = 16-byte header + data, entity cell = 16 B + class index + uuid key, "
+  "8-byte hash slots, insertion-list entry, and index-table growth; garbage = superseded index tables). "
+  "The uuid (36 B of text) is stored once, in the cell key, and is not part of the payload.")
 w("")
 with open(md_path, "w") as f:
     f.write("\n".join(md))

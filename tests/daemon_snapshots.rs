@@ -451,12 +451,14 @@ fn snapshots_rotate_keeping_k_and_are_taken_every_n_events_and_every_t_seconds()
             .iter()
             .any(|f| f.ends_with("snapshot-00000000000000000146.snap"))
     });
-    // One event, then the timer: within a second or so there is a snapshot of it.
+    // One event, then the timer: within a second or so there is a snapshot of it. The writer
+    // renames the new file into place before it prunes the oldest, so wait for both.
     workload.run(&mut client, 1);
     wait_for(&daemon, |files| {
-        files
-            .iter()
-            .any(|f| f.ends_with("snapshot-00000000000000000147.snap"))
+        files.len() == 2
+            && files
+                .iter()
+                .any(|f| f.ends_with("snapshot-00000000000000000147.snap"))
     });
     assert_eq!(snapshot_files(&daemon).len(), 2);
     let report = status(&daemon);

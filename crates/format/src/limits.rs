@@ -31,8 +31,10 @@ pub const SEGMENT_BYTES_MAX: u64 = 256 * 1024 * 1024;
 pub const CONNECTIONS_MAX: usize = 1_024;
 /// Most events one `eventsAfter` call hands to PHP.
 pub const EVENTS_PER_READ_MAX: usize = 10_000;
-/// Smallest and default state region size.
+/// Smallest, default and largest state region size. The largest is what a hash slot can
+/// address: it holds a cell offset / 8 in 40 bits (docs/region.md, "Hash table").
 pub const REGION_BYTES_MIN: u64 = 1024 * 1024;
 pub const REGION_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+pub const REGION_BYTES_MAX: u64 = 1 << 43;
 /// Sentinel for "append whatever the stream's version is".
 pub const EXPECTED_VERSION_ANY: u64 = u64::MAX;

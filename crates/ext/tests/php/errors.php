@@ -41,7 +41,7 @@ throws('too small file', RegionException::class, ['small.region', 'smaller than'
 $other = "$dir/other.region";
 file_put_contents($other, 'EVSRVRGN' . pack('V', 99) . pack('V', 4096) . pack('P', 8192) . str_repeat("\0", 8192 - 24));
 ini_set('eventsrv.region', $other);
-throws('layout mismatch has its own class', RegionLayoutMismatchException::class, [$other, 'layout version 99', 'layout version 1'], fn () => Native::all('A'));
+throws('layout mismatch has its own class', RegionLayoutMismatchException::class, [$other, 'layout version 99', 'layout version 2'], fn () => Native::all('A'));
 
 // --- daemon missing
 $sock = "$dir/no-daemon.sock";

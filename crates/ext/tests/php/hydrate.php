@@ -318,10 +318,18 @@ throws('corrupt: unknown value tag', EventSrv\RegionException::class, ['broken v
 throws('corrupt: map key neither string nor int', EventSrv\RegionException::class, ['broken value', 'broken-key', 'neither int nor string'],
     fn () => Native::find(Shaped::class, 'broken-key'));
 same('corrupt: other entities still read', 5, Native::find(Shaped::class, 's')->kept);
-// an entity record whose kind byte is wrong (the record comes first in the arena, its uuid 32
-// bytes into it): all() walks the class list with its own checks and must refuse it too
+// an entity record whose kind byte is wrong: all() walks the class list with its own checks
+// and must refuse it too. The record holds no id; its cell does (16-byte cell header, u32 class
+// index, then the id) and starts with the record's offset (docs/region.md).
 store(Twins::class, 'corrupt-kind-uuid-0004', ['abcXefg' => 1]);
-corrupt_region($region, 'corrupt-kind-uuid-0004', 28, "\x09");
+$file = file_get_contents($region);
+$cell = strpos($file, 'corrupt-kind-uuid-0004') - 20;
+$record = unpack('P', substr($file, $cell, 8))[1];
+check('corrupt: the cell leads to a record', $record >= 4096 && $record % 8 === 0 && $record < strlen($file));
+$handle = fopen($region, 'r+b');
+fseek($handle, $record + 4);
+fwrite($handle, "\x09");
+fclose($handle);
 throws('corrupt: all() refuses a record of the wrong kind', EventSrv\RegionException::class, ['entity record', 'kind 9'],
     fn () => Native::all(Twins::class));
 throws('corrupt: find() refuses it too', EventSrv\RegionException::class, ['entity record', 'kind 9'],

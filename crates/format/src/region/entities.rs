@@ -68,7 +68,7 @@ impl RegionWriter {
         data: &[u8],
         position: u64,
     ) -> Result<(), RegionError> {
-        let record_bytes = entity_record_bytes(uuid.len() as u64, data.len() as u64);
+        let record_bytes = entity_record_bytes(data.len() as u64);
         let entity_cell_bytes = cell_bytes(4 + uuid.len() as u64);
         let class_at = self.find_class(class);
         let entity = class_at.and_then(|class_at| {
@@ -106,7 +106,7 @@ impl RegionWriter {
             None => self.create_class(class)?,
         };
         let key = entity_key(class_at.class_index, uuid);
-        let record_off = self.write_entity_record(class_at.class_index, uuid, data, position)?;
+        let record_off = self.write_entity_record(data, position)?;
         match entity {
             Some(found) if found.value != 0 => {
                 self.atomic_u64(found.cell_off)

@@ -246,7 +246,8 @@ impl RegionWriter {
             .metadata()
             .map_err(|error| RegionError::Io(format!("cannot stat {shown}: {error}")))?
             .len();
-        if file_bytes < HEADER_BYTES || usize::try_from(file_bytes).is_err() {
+        let mappable = (HEADER_BYTES..=crate::limits::REGION_BYTES_MAX).contains(&file_bytes);
+        if !mappable || usize::try_from(file_bytes).is_err() {
             return Err(RegionError::NotARegion(format!(
                 "{shown} is {file_bytes} bytes"
             )));

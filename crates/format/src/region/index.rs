@@ -40,13 +40,13 @@ impl<'a> RegionView<'a> {
         let mut slot = hash & mask;
         for _ in 0..capacity {
             let slot_off = table_off + INDEX_HEADER_BYTES + slot * INDEX_SLOT_BYTES;
-            let slot_hash = self.atomic_u64(slot_off)?.load(Ordering::Acquire);
-            if slot_hash == 0 {
+            let word = self.atomic_u64(slot_off)?.load(Ordering::Acquire);
+            if word == 0 {
                 return Ok(None);
             }
-            if slot_hash == hash {
-                let cell_off = self.atomic_u64(slot_off + 8)?.load(Ordering::Acquire);
-                let cell = self.cell_any(cell_off)?;
+            if slot_tag_matches(word, hash) {
+                // The tag is 24 bits of the hash: the cell's kind and key decide.
+                let cell = self.cell_any(slot_cell_off(word))?;
                 if cell.kind == kind && cell.key == key {
                     return Ok(Some(Found { slot_off, cell }));
                 }
@@ -101,20 +101,22 @@ impl RegionWriter {
         }
         let hash = key_hash(kind, key);
         let slot_off = self.free_slot(self.index_off, self.index_capacity, hash);
-        // Cell before hash: a reader that sees the hash sees the cell.
-        self.atomic_u64(slot_off + 8)
-            .store(cell_off, Ordering::Release);
-        self.atomic_u64(slot_off).store(hash, Ordering::Release);
+        // One word: a reader that sees the slot sees the cell, written before it (release).
+        self.atomic_u64(slot_off)
+            .store(slot_word(hash, cell_off), Ordering::Release);
         self.index_used += 1;
         self.atomic_u64(self.index_off + INDEX_OFF_USED)
             .store(self.index_used, Ordering::Release);
         Ok(())
     }
 
-    /// Point an existing slot at a new cell of the same key (an entity re-created after delete).
+    /// Point an existing slot at a new cell of the same key (an entity re-created after delete):
+    /// same tag, new cell offset.
     pub(super) fn switch_slot(&mut self, slot_off: u64, cell_off: u64) {
-        self.atomic_u64(slot_off + 8)
-            .store(cell_off, Ordering::Release);
+        let slot = self.atomic_u64(slot_off);
+        let word = slot.load(Ordering::Relaxed);
+        assert_ne!(word, 0, "switching an empty hash slot");
+        slot.store(slot_word(word, cell_off), Ordering::Release);
     }
 
     /// First empty slot for `hash` by linear probing (the table is at most half full).
@@ -140,15 +142,20 @@ impl RegionWriter {
         self.write_at(table_off, &capacity.to_le_bytes());
         for slot in 0..old_capacity {
             let old_slot_off = old_off + INDEX_HEADER_BYTES + slot * INDEX_SLOT_BYTES;
-            let hash = self.atomic_u64(old_slot_off).load(Ordering::Relaxed);
-            if hash == 0 {
+            let word = self.atomic_u64(old_slot_off).load(Ordering::Relaxed);
+            if word == 0 {
                 continue;
             }
-            let cell_off = self.atomic_u64(old_slot_off + 8).load(Ordering::Relaxed);
+            // The slot holds only the hash's top bits; the new position needs its low bits.
+            let cell_off = slot_cell_off(word);
+            let cell = self.view().cell_any(cell_off).expect("writer's own cell");
+            let hash = key_hash(cell.kind, cell.key);
+            assert!(
+                slot_tag_matches(word, hash),
+                "slot tag of the cell at {cell_off}"
+            );
             let slot_off = self.free_slot(table_off, capacity, hash);
-            self.atomic_u64(slot_off + 8)
-                .store(cell_off, Ordering::Relaxed);
-            self.atomic_u64(slot_off).store(hash, Ordering::Relaxed);
+            self.atomic_u64(slot_off).store(word, Ordering::Relaxed);
         }
         self.atomic_u64(table_off + INDEX_OFF_USED)
             .store(self.index_used, Ordering::Relaxed);

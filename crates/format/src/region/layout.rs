@@ -58,11 +58,18 @@ pub const CELL_HEADER_BYTES: u64 = 16;
 pub const RECORD_EVENT: u8 = 1;
 pub const RECORD_ENTITY: u8 = 2;
 pub const EVENT_RECORD_HEADER_BYTES: u64 = 72;
-pub const ENTITY_RECORD_HEADER_BYTES: u64 = 32;
+pub const ENTITY_RECORD_HEADER_BYTES: u64 = 16;
+/// Entity record: `u8 padding` (zero bytes after the data) at 5, position at 8.
+pub const ENTITY_OFF_PADDING: usize = 5;
+pub const ENTITY_OFF_POSITION: usize = 8;
 pub const CLASS_HEADER_BYTES: u64 = 16 + LIST_BYTES;
 
 pub const INDEX_HEADER_BYTES: u64 = 16;
-pub const INDEX_SLOT_BYTES: u64 = 16;
+pub const INDEX_SLOT_BYTES: u64 = 8;
+/// A hash slot is one u64: the cell offset / 8 in the low `SLOT_CELL_BITS` bits, the top bits of
+/// the key's hash (its tag) above them; 0 is an empty slot.
+pub const SLOT_CELL_BITS: u32 = 40;
+pub const SLOT_CELL_MASK: u64 = (1 << SLOT_CELL_BITS) - 1;
 pub const INDEX_CAPACITY_INITIAL: u64 = 1024;
 
 /// Class header: `u32 class index, u32 name_len` at 0, live count at 8, the entity list at 16.
@@ -100,8 +107,8 @@ pub const fn class_header_bytes(name_len: u64) -> u64 {
     align8(CLASS_HEADER_BYTES + name_len)
 }
 
-pub const fn entity_record_bytes(uuid_len: u64, data_len: u64) -> u64 {
-    align8(ENTITY_RECORD_HEADER_BYTES + uuid_len + data_len)
+pub const fn entity_record_bytes(data_len: u64) -> u64 {
+    align8(ENTITY_RECORD_HEADER_BYTES + data_len)
 }
 
 pub const fn event_record_bytes(
@@ -125,7 +132,26 @@ pub fn entity_key(class_index: u32, uuid: &[u8]) -> Vec<u8> {
     key
 }
 
-/// FNV-1a 64 over the cell kind then the key; 0 is reserved for "empty slot".
+/// The hash slot word for a key of hash `hash` whose cell is at `cell_off`: never 0.
+pub fn slot_word(hash: u64, cell_off: u64) -> u64 {
+    assert!(
+        cell_off >= ARENA_START && cell_off.is_multiple_of(8) && cell_off >> 3 <= SLOT_CELL_MASK,
+        "cell offset {cell_off} cannot be held by a hash slot"
+    );
+    (hash & !SLOT_CELL_MASK) | (cell_off >> 3)
+}
+
+/// The cell offset a (non-empty) hash slot word holds.
+pub const fn slot_cell_off(word: u64) -> u64 {
+    (word & SLOT_CELL_MASK) << 3
+}
+
+/// Whether a slot word carries the tag of `hash` (a hint: the cell's key decides).
+pub const fn slot_tag_matches(word: u64, hash: u64) -> bool {
+    (word ^ hash) & !SLOT_CELL_MASK == 0
+}
+
+/// FNV-1a 64 over the cell kind then the key.
 pub fn key_hash(kind: u8, key: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     // A plain loop over the key (not `once(kind).chain(key)`): this runs on every read, and
@@ -135,11 +161,7 @@ pub fn key_hash(kind: u8, key: &[u8]) -> u64 {
         hash ^= byte as u64;
         hash = hash.wrapping_mul(PRIME);
     }
-    if hash == 0 {
-        1
-    } else {
-        hash
-    }
+    hash
 }
 
 #[cfg(test)]
@@ -161,6 +183,26 @@ mod tests {
                 index += 1;
             }
         }
+    }
+
+    #[test]
+    fn a_slot_word_holds_the_cell_offset_and_the_hash_tag() {
+        let hash = 0xabcd_ef01_2345_6789;
+        let word = slot_word(hash, 4096 + 8 * 5);
+        assert_eq!(slot_cell_off(word), 4096 + 40);
+        assert!(slot_tag_matches(word, hash));
+        assert!(!slot_tag_matches(word, hash ^ (1 << 63)));
+        // Low hash bits pick the slot, they are not part of the tag.
+        assert!(slot_tag_matches(word, hash ^ 1));
+        let last = crate::limits::REGION_BYTES_MAX - 8;
+        assert_eq!(slot_cell_off(slot_word(u64::MAX, last)), last);
+        assert_ne!(slot_word(0, ARENA_START), 0, "a used slot is never empty");
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be held by a hash slot")]
+    fn a_cell_past_the_largest_region_has_no_slot_word() {
+        slot_word(1, crate::limits::REGION_BYTES_MAX);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use writer::{
 use std::fmt;
 
 pub const REGION_MAGIC: &[u8; 8] = b"EVSRVRGN";
-pub const REGION_LAYOUT_VERSION: u32 = 1;
+pub const REGION_LAYOUT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegionState {

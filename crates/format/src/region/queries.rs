@@ -16,6 +16,7 @@ const ENTITY_KEY_ON_STACK_BYTES: usize = 64;
 /// One entity version, borrowed from the mapping.
 #[derive(Debug, Clone, Copy)]
 pub struct EntityRef<'a> {
+    /// The entity's id, from its cell key (the record does not repeat it).
     pub uuid: &'a [u8],
     /// vtree of the entity's properties
     pub data: &'a [u8],
@@ -183,16 +184,14 @@ impl<'a> RegionView<'a> {
             return Ok(None);
         };
         // find_cell checked the cell's kind and that its key is exactly `key` (so its class
-        // prefix is `class_index`): what `listed_entity` checks for a cell from a list.
+        // prefix is `class_index`): what `listed_entity` checks for a cell from a list. The id
+        // handed out is the cell's (the mapping's bytes, equal to `uuid`).
         let record_off = found.cell.value.load(Ordering::Acquire);
         if record_off == 0 {
             return Ok(None);
         }
-        let entity = self.entity_record(record_off, class_index)?;
-        if entity.uuid != uuid {
-            return corrupt(record_off, "entity record uuid differs from its cell key");
-        }
-        Ok(Some(entity))
+        self.entity_record(record_off, &found.cell.key[4..])
+            .map(Some)
     }
 
     pub fn entities(&self, class_index: u32) -> Result<EntityIter<'a>, RegionError> {
@@ -281,11 +280,8 @@ impl<'a> RegionView<'a> {
                 format!("{what}: {record_bytes} record bytes outside its header and the arena"),
             );
         }
-        let entity = self.entity_in_head(record_off, head, record_bytes, class_index)?;
-        if entity.uuid != &key[4..] {
-            return corrupt(record_off, "entity record uuid differs from its cell key");
-        }
-        Ok(Some(entity))
+        self.entity_in_head(record_off, head, record_bytes, &key[4..])
+            .map(Some)
     }
 
     /// The checked bytes of chunk `chunk` of the list at `list_off` (as `list_entry` checks

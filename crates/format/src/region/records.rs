@@ -99,50 +99,44 @@ impl<'a> RegionView<'a> {
         Ok((head, record_bytes))
     }
 
+    /// The entity record at `off`, reached through the cell whose key holds `uuid`.
     pub(super) fn entity_record(
         &self,
         off: u64,
-        class_index: u32,
+        uuid: &'a [u8],
     ) -> Result<EntityRef<'a>, RegionError> {
         let what = "entity record";
         let (head, record_bytes) =
             self.record_head(off, RECORD_ENTITY, ENTITY_RECORD_HEADER_BYTES, what)?;
-        self.entity_in_head(off, head, record_bytes, class_index)
+        self.entity_in_head(off, head, record_bytes, uuid)
     }
 
-    /// The entity of a record whose kind and `record_bytes` extent the caller checked: its class,
-    /// the uuid and data inside the record, and the references to them. One place for the part
-    /// of an entity record's checks that `entity_record` and `all()`'s hot loop share.
+    /// The entity of a record whose kind and `record_bytes` extent the caller checked: its data
+    /// and position, with the `uuid` of the cell the caller came from (the record holds no id).
+    /// One place for the part of an entity record's checks that `entity_record` and `all()`'s
+    /// hot loop share.
     pub(super) fn entity_in_head(
         &self,
         off: u64,
         head: &[u8],
         record_bytes: u64,
-        class_index: u32,
+        uuid: &'a [u8],
     ) -> Result<EntityRef<'a>, RegionError> {
-        let what = "entity record";
-        if le_u32(head, 8) != class_index {
+        let padding = u64::from(head[ENTITY_OFF_PADDING]);
+        if padding > 7
+            || !record_bytes.is_multiple_of(8)
+            || ENTITY_RECORD_HEADER_BYTES + padding > record_bytes
+        {
             return corrupt(
                 off,
-                format!(
-                    "{what} of class {} where class {class_index} belongs",
-                    le_u32(head, 8)
-                ),
+                format!("entity record of {record_bytes} bytes with {padding} padding bytes"),
             );
         }
-        let uuid_len = u64::from(le_u32(head, 12));
-        let data_len = u64::from(le_u32(head, 24));
-        if ENTITY_RECORD_HEADER_BYTES + uuid_len + data_len > record_bytes {
-            return corrupt(
-                off,
-                format!("{what}: uuid and data overrun its {record_bytes} bytes"),
-            );
-        }
-        let uuid_off = off + ENTITY_RECORD_HEADER_BYTES;
+        let data_len = record_bytes - ENTITY_RECORD_HEADER_BYTES - padding;
         Ok(EntityRef {
-            uuid: self.bytes(uuid_off, uuid_len)?,
-            data: self.bytes(uuid_off + uuid_len, data_len)?,
-            position: le_u64(head, 16),
+            uuid,
+            data: self.bytes(off + ENTITY_RECORD_HEADER_BYTES, data_len)?,
+            position: le_u64(head, ENTITY_OFF_POSITION),
         })
     }
 
@@ -220,27 +214,33 @@ impl RegionWriter {
         Ok(off)
     }
 
+    /// Write an entity record (data and position; the id lives in the cell that will point here)
+    /// and check it reads back as written before anything can point at it.
     pub(super) fn write_entity_record(
         &mut self,
-        class_index: u32,
-        uuid: &[u8],
         data: &[u8],
         position: u64,
     ) -> Result<u64, RegionError> {
-        let record_bytes = entity_record_bytes(uuid.len() as u64, data.len() as u64);
+        let record_bytes = entity_record_bytes(data.len() as u64);
         let record_bytes_u32 =
             u32::try_from(record_bytes).expect("entity record below 4 GiB (limits)");
+        let padding = record_bytes - ENTITY_RECORD_HEADER_BYTES - data.len() as u64;
         let off = self.allocate(record_bytes)?;
         let mut head = [0u8; ENTITY_RECORD_HEADER_BYTES as usize];
         head[0..4].copy_from_slice(&record_bytes_u32.to_le_bytes());
         head[4] = RECORD_ENTITY;
-        head[8..12].copy_from_slice(&class_index.to_le_bytes());
-        head[12..16].copy_from_slice(&len_u32(uuid, "uuid").to_le_bytes());
-        head[16..24].copy_from_slice(&position.to_le_bytes());
-        head[24..28].copy_from_slice(&len_u32(data, "entity data").to_le_bytes());
+        head[ENTITY_OFF_PADDING] = u8::try_from(padding).expect("padding to 8 is below 8");
+        head[ENTITY_OFF_POSITION..ENTITY_OFF_POSITION + 8].copy_from_slice(&position.to_le_bytes());
         self.write_at(off, &head);
-        self.write_at(off + ENTITY_RECORD_HEADER_BYTES, uuid);
-        self.write_at(off + ENTITY_RECORD_HEADER_BYTES + uuid.len() as u64, data);
+        self.write_at(off + ENTITY_RECORD_HEADER_BYTES, data);
+        let written = self
+            .view()
+            .entity_record(off, &[])
+            .expect("the entity record just written decodes");
+        assert!(
+            written.data.len() == data.len() && written.position == position,
+            "entity record at {off} reads back as written"
+        );
         Ok(off)
     }
 

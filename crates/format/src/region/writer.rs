@@ -11,7 +11,7 @@ use super::list::next_chunk_bytes;
 use super::records::event_record_bytes_of;
 use super::{RegionError, RegionView, REGION_LAYOUT_VERSION, REGION_MAGIC};
 use crate::futex;
-use crate::limits::REGION_BYTES_MIN;
+use crate::limits::{REGION_BYTES_MAX, REGION_BYTES_MIN};
 use crate::log_record::EventRecord;
 use crate::protocol::EntityChange;
 use std::fs::OpenOptions;
@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Arena bytes each new key reserves towards later hash-table growth: growing from C to 2C slots
-/// costs 32·C + 16 bytes and happens after C/4 new keys, i.e. 128 bytes per key plus rounding.
+/// costs 16·C + 16 bytes and happens after C/4 new keys, i.e. 64 bytes per key plus rounding.
 /// The first growth of a batch is covered by the reserve in [`RegionWriter::ensure_room`].
-pub const INDEX_GROWTH_SHARE_PER_KEY_BYTES: u64 = 160;
+pub const INDEX_GROWTH_SHARE_PER_KEY_BYTES: u64 = 80;
 /// Arena bytes each list entry reserves towards later chunks: chunk k+1 (256·2^k bytes) is needed
 /// only after the 16·2^k entries of chunk k, i.e. 16 bytes per entry. The first new chunk of each
 /// list in a batch is covered by the reserve in [`RegionWriter::ensure_room`].
@@ -219,7 +219,7 @@ impl RegionWriter {
                 class, uuid, data, ..
             } => {
                 let class_len = class.len() as u64;
-                entity_record_bytes(uuid.len() as u64, data.len() as u64)
+                entity_record_bytes(data.len() as u64)
                     + cell_bytes(4 + uuid.len() as u64)
                     + class_header_bytes(class_len)
                     + cell_bytes(class_len)
@@ -545,6 +545,12 @@ pub(super) fn checked_region_bytes(region_bytes: u64) -> Result<u64, RegionError
         return Err(RegionError::Io(format!(
             "state region size {region_bytes} bytes is below the minimum of {REGION_BYTES_MIN}; \
              raise --region-size"
+        )));
+    }
+    if region_bytes > REGION_BYTES_MAX {
+        return Err(RegionError::Io(format!(
+            "state region size {region_bytes} bytes is above the maximum of {REGION_BYTES_MAX} \
+             (8 TiB, what a hash slot can address); lower --region-size"
         )));
     }
     let region_bytes = region_bytes & !7;
