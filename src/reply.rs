@@ -78,9 +78,9 @@ enum Slot<T> {
     Empty,
     /// The whole answer went out on the socket.
     Sent,
-    /// The connection thread writes it.
+    /// The receiver writes it.
     Answered(T),
-    /// The first bytes of the answer's frame went out; the connection thread writes these.
+    /// The first bytes of the answer's frame went out; the receiver writes these.
     Rest(Vec<u8>),
     /// The sender was dropped without answering.
     Dropped,
