@@ -34,7 +34,8 @@ pub const FRAME_REST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on probing an existing socket file for a live daemon before calling it stale.
 pub const SOCKET_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Bound on waiting for connection threads to finish during shutdown.
+/// Bound on waiting, during shutdown, for connections to get the answers to their requests in
+/// flight.
 pub const SHUTDOWN_CONNECTIONS_WAIT: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -48,8 +49,17 @@ pub const FOLLOW_POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub const STATUS_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// Smallest segment size the hidden `--segment-bytes` flag accepts (tests force tiny segments).
 pub const SEGMENT_BYTES_MIN: u64 = 4096;
-/// Bytes a connection reads from its socket at once: a whole small frame in one `recv`.
+/// Bytes the event loop reads from one socket at once (one buffer shared by every connection):
+/// a whole small frame in one `recv`.
 pub const CONNECTION_READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Readiness events the event loop takes from one `epoll_wait`.
+pub const EVENTS_PER_WAIT_MAX: usize = 256;
+/// Connections accepted per wake before the loop serves the ready ones (the rest stay in the
+/// backlog until the next wake).
+pub const ACCEPTS_PER_WAKE_MAX: usize = 64;
+/// Frames one connection gets answered per wake before the others get their turn (a client
+/// flooding pings cannot starve the rest).
+pub const FRAMES_PER_WAKE_MAX: usize = 16;
 /// Largest config file read.
 pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
 

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  PHP client ──frame──► connection ──WriterMessage──► writer ──one write per batch──► log
-//!                ◄─frame── (thread per client) ◄─reply── (one thread) ◄─durable─ syncer (fdatasync)
+//!                ◄─frame── (one event loop) ◄─reply── (one thread) ◄─durable─ syncer (fdatasync)
 //!                                                            └──apply + publish──► region
 //! ```
 //!
@@ -33,8 +33,10 @@
 //! - [`writer`]: the single writer thread: validate, group-commit, apply, publish, reply.
 //! - [`writer_queue`]: the bounded queue into the writer and the syncer's reports back.
 //! - [`syncer`]: the thread that runs each batch's `fdatasync` while the writer goes on.
-//! - [`reply`]: the single-slot mailbox a connection waits on for the writer's answer.
-//! - [`server`]: the listening socket, the accept loop and orderly shutdown.
+//! - [`reply`]: the single-slot mailbox of a connection's request to the writer, answered on the
+//!   client's socket directly when it fits.
+//! - [`server`]: the listening socket, the epoll event loop serving every connection, orderly
+//!   shutdown.
 //! - [`connection`]: one client connection: frames in, requests to the writer, frames out.
 //! - [`shutdown`]: the signal/fatal-error trigger that stops the daemon.
 //! - [`status`]: the status report (daemon side and `eventsrv status`).

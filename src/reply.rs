@@ -1,31 +1,86 @@
-//! The writer's answer to one connection: a single-slot mailbox a connection thread reuses for
-//! every request it hands to the writer, and the direct path that sends the answer on the
-//! client's socket from the answering thread.
+//! The writer's answer to one connection: a single-slot mailbox each connection reuses for every
+//! request it hands to the writer, and the direct path that sends the answer on the client's
+//! socket from the answering thread.
 //!
-//! Owns: answering with one non-blocking `send` on the client's socket when it fits (the
-//! connection thread is not woken at all: it already waits for the client's next frame), else
-//! handing the answer (or the unsent rest of its frame) to the connection thread with one futex
-//! wake, and never spinning (on 2 cores shared by dozens of PHP processes, spin-then-park
-//! channels burned `sched_yield` calls on every request); telling the connection when its
-//! request was dropped unanswered (the writer stopped).
+//! Owns: answering with one non-blocking `send` on the client's socket when it fits (the event
+//! loop is not woken at all: the client's next frame wakes it), else handing the answer (or the
+//! unsent rest of its frame) to the loop; waking the loop (one `AnswerNotices` entry and, for the
+//! first entry, one eventfd write) only when it has to act: it must write, the request was
+//! dropped unanswered (the writer stopped), or it already waits for this answer (the client sent
+//! more, or closed). A mailbox without notices (tests, CLI-free writer tests) wakes a thread
+//! parked on a condition variable instead. Never spins (on 2 cores shared by dozens of PHP
+//! processes, spin-then-park channels burned `sched_yield` calls on every request).
 //! Must never: hold more than one answer (a connection has at most one request in flight), block
 //! the answering thread on a client that does not read, or let the connection write anything
 //! before the pending answer is out (answers stay in request order).
 
+use eventsrv_format::limits::CONNECTIONS_MAX;
 use eventsrv_format::protocol;
+use rustix::event::{eventfd, EventfdFlags};
+use rustix::io::Errno;
+use rustix::net::SendFlags;
 use serde::Serialize;
-use std::os::fd::AsRawFd;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Connections whose answer needs the event loop, and the eventfd that wakes it.
+///
+/// Holds at most one entry per request in flight, and a connection has at most one request in
+/// flight: `CONNECTIONS_MAX` entries, plus stale ones of connections closed since the last drain.
+pub struct AnswerNotices {
+    tokens: Mutex<Vec<u64>>,
+    wake: OwnedFd,
+}
+
+impl AnswerNotices {
+    pub fn new() -> io::Result<Arc<AnswerNotices>> {
+        let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        Ok(Arc::new(AnswerNotices {
+            tokens: Mutex::new(Vec::with_capacity(CONNECTIONS_MAX)),
+            wake,
+        }))
+    }
+
+    /// Readable while notices wait to be taken.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<u64>> {
+        // A push or a take cannot leave the list half-changed.
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify(&self, token: u64) {
+        let mut tokens = self.lock();
+        let first = tokens.is_empty();
+        tokens.push(token);
+        drop(tokens);
+        // Only the first entry since the last take wakes the loop: it takes them all.
+        if first {
+            let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Every connection token notified since the last call (oldest first, may repeat).
+    pub fn take(&self, into: &mut Vec<u64>) {
+        // Reset the eventfd before taking: a notice pushed after the take writes it again.
+        let mut counter = [0u8; 8];
+        let _ = rustix::io::read(&self.wake, &mut counter);
+        into.append(&mut self.lock());
+    }
+}
 
 enum Slot<T> {
     /// No answer yet (or none pending).
     Empty,
     /// The whole answer went out on the socket.
     Sent,
-    /// The connection thread writes it.
+    /// The receiver writes it.
     Answered(T),
-    /// The first bytes of the answer's frame went out; the connection thread writes these.
+    /// The first bytes of the answer's frame went out; the receiver writes these.
     Rest(Vec<u8>),
     /// The sender was dropped without answering.
     Dropped,
@@ -33,13 +88,16 @@ enum Slot<T> {
 
 struct State<T> {
     slot: Slot<T>,
-    /// The connection thread sleeps on `answered` (a notify costs a syscall: only then).
+    /// The receiver waits for this answer: a thread sleeping on `answered`, or the event loop
+    /// (a wake costs a syscall: only then).
     waiting: bool,
 }
 
 struct Mailbox<T> {
     state: Mutex<State<T>>,
     answered: Condvar,
+    /// The event loop's notices and this connection's token (None: a thread waits on `answered`).
+    notices: Option<(Arc<AnswerNotices>, u64)>,
 }
 
 impl<T> Mailbox<T> {
@@ -47,9 +105,32 @@ impl<T> Mailbox<T> {
         // No invariant spans an unlock; a panicking holder left consistent data.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The slot was just filled: wake the receiver if it has to act on it.
+    fn filled(&self, mut state: MutexGuard<'_, State<T>>) {
+        match &self.notices {
+            // The loop acts on anything but a sent answer at once; on a sent one only when it
+            // already waits (otherwise the client's next frame brings it here).
+            Some((notices, token)) => {
+                let wake = state.waiting || !matches!(state.slot, Slot::Sent);
+                state.waiting = false;
+                drop(state);
+                if wake {
+                    notices.notify(*token);
+                }
+            }
+            None => {
+                let wake = state.waiting;
+                drop(state);
+                if wake {
+                    self.answered.notify_one();
+                }
+            }
+        }
+    }
 }
 
-/// The connection's side: create once, then one [`Receiver::sender`] per request.
+/// The connection's side: create once, then one [`Receiver::sender_on`] per request.
 pub struct Receiver<T> {
     mailbox: Arc<Mailbox<T>>,
 }
@@ -85,7 +166,18 @@ impl<T> Default for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// A mailbox whose receiver is a thread that waits ([`Receiver::recv`]).
     pub fn new() -> Receiver<T> {
+        Receiver::with_notices(None)
+    }
+
+    /// A mailbox of the event loop's connection `token`: answers it must act on are announced
+    /// in `notices` ([`Receiver::poll_outcome`]).
+    pub fn for_loop(notices: Arc<AnswerNotices>, token: u64) -> Receiver<T> {
+        Receiver::with_notices(Some((notices, token)))
+    }
+
+    fn with_notices(notices: Option<(Arc<AnswerNotices>, u64)>) -> Receiver<T> {
         Receiver {
             mailbox: Arc::new(Mailbox {
                 state: Mutex::new(State {
@@ -93,6 +185,7 @@ impl<T> Receiver<T> {
                     waiting: false,
                 }),
                 answered: Condvar::new(),
+                notices,
             }),
         }
     }
@@ -120,6 +213,15 @@ impl<T> Receiver<T> {
     pub fn try_outcome(&self) -> Option<Outcome<T>> {
         let mut state = self.mailbox.lock();
         take(&mut state.slot)
+    }
+
+    /// How the last request was answered, or None, and then the answer, however it goes, is
+    /// announced in the loop's notices (never blocks).
+    pub fn poll_outcome(&self) -> Option<Outcome<T>> {
+        let mut state = self.mailbox.lock();
+        let outcome = take(&mut state.slot);
+        state.waiting = outcome.is_none();
+        outcome
     }
 
     /// Wait until the request whose sender was handed out last is answered.
@@ -174,7 +276,7 @@ fn take<T>(slot: &mut Slot<T>) -> Option<Outcome<T>> {
 
 impl<T: Serialize> Sender<T> {
     /// Answer. Never blocks on the client: the direct send is non-blocking, and whatever it
-    /// could not send goes to the connection thread.
+    /// could not send goes to the receiver.
     pub fn send(mut self, value: T) -> Result<(), Unanswered> {
         let Some(mailbox) = self.mailbox.take() else {
             return Ok(());
@@ -184,38 +286,31 @@ impl<T: Serialize> Sender<T> {
             // Sent under the lock: the connection sees `Sent` only once the bytes are out, and
             // nothing it writes can overtake them.
             Some(socket) => match protocol::encode_frame(&value) {
-                Ok(frame) => match send_nonblocking(socket, &frame) {
+                // A full or broken socket sends nothing: the receiver writes, and meets any error.
+                Ok(frame) => match send_some(socket, &frame).unwrap_or(0) {
                     n if n == frame.len() => Slot::Sent,
                     0 => Slot::Answered(value),
                     n => Slot::Rest(frame[n..].to_vec()),
                 },
-                // The connection thread meets the same error and handles it.
+                // The receiver meets the same error and handles it.
                 Err(_) => Slot::Answered(value),
             },
             None => Slot::Answered(value),
         };
-        let wake = state.waiting;
-        drop(state);
-        if wake {
-            mailbox.answered.notify_one();
-        }
+        mailbox.filled(state);
         Ok(())
     }
 }
 
-/// Bytes sent without blocking and without SIGPIPE (0 when the socket is full or broken: the
-/// connection thread then writes, with its write timeout, and meets any error itself).
-fn send_nonblocking(socket: &UnixStream, bytes: &[u8]) -> usize {
-    // SAFETY: `bytes` is valid for its length and the descriptor is open (`socket` is borrowed).
-    let sent = unsafe {
-        libc::send(
-            socket.as_raw_fd(),
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    usize::try_from(sent).unwrap_or(0)
+/// Send what the socket takes now, without blocking and without SIGPIPE; a full socket is
+/// `WouldBlock`.
+pub fn send_some(socket: &UnixStream, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        match rustix::net::send(socket, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            Err(Errno::INTR) => continue,
+            sent => return sent.map_err(io::Error::from),
+        }
+    }
 }
 
 impl<T> Drop for Sender<T> {
@@ -223,11 +318,7 @@ impl<T> Drop for Sender<T> {
         if let Some(mailbox) = self.mailbox.take() {
             let mut state = mailbox.lock();
             state.slot = Slot::Dropped;
-            let wake = state.waiting;
-            drop(state);
-            if wake {
-                mailbox.answered.notify_one();
-            }
+            mailbox.filled(state);
         }
     }
 }
@@ -295,15 +386,68 @@ mod tests {
         let daemon_side = Arc::new(daemon_side);
         // Fill the socket until a non-blocking send takes nothing more.
         let filler = vec![0u8; 64 * 1024];
-        while send_nonblocking(&daemon_side, &filler) > 0 {}
+        while send_some(&daemon_side, &filler).is_ok() {}
         let receiver = Receiver::<Response>::new();
         receiver
             .sender_on(Some(Arc::clone(&daemon_side)))
             .send(Response::Pong)
             .expect("answered without blocking");
-        // The connection thread gets the answer to write itself once the client reads.
+        // The receiver gets the answer to write itself once the client reads.
         assert_eq!(receiver.outcome(), Outcome::Answer(Response::Pong));
         let mut some = [0u8; 1024];
         assert!(client.read(&mut some).expect("read") > 0);
+    }
+
+    fn taken(notices: &AnswerNotices) -> Vec<u64> {
+        let mut tokens = Vec::new();
+        notices.take(&mut tokens);
+        tokens
+    }
+
+    #[test]
+    fn the_loop_is_woken_only_when_it_has_to_act() {
+        let notices = AnswerNotices::new().expect("eventfd");
+        let (daemon_side, mut client) = UnixStream::pair().expect("socket pair");
+        let daemon_side = Arc::new(daemon_side);
+        let receiver = Receiver::<Response>::for_loop(Arc::clone(&notices), 7);
+
+        // Sent straight to the client, and the loop does not wait: no notice.
+        let sender = receiver.sender_on(Some(Arc::clone(&daemon_side)));
+        sender.send(Response::Pong).expect("sent");
+        assert!(taken(&notices).is_empty());
+        assert_eq!(receiver.poll_outcome(), Some(Outcome::Sent));
+        let _: Response = protocol::read_message(&mut client).expect("answer");
+
+        // The loop asked first (the client sent more): even a sent answer is announced.
+        let sender = receiver.sender_on(Some(Arc::clone(&daemon_side)));
+        assert_eq!(receiver.poll_outcome(), None);
+        sender.send(Response::Pong).expect("sent");
+        assert_eq!(taken(&notices), vec![7]);
+        assert_eq!(receiver.poll_outcome(), Some(Outcome::Sent));
+        let _: Response = protocol::read_message(&mut client).expect("answer");
+
+        // Dropped unanswered (the writer stopped): announced, the loop answers itself.
+        drop(receiver.sender_on(Some(Arc::clone(&daemon_side))));
+        assert_eq!(taken(&notices), vec![7]);
+        assert_eq!(receiver.poll_outcome(), Some(Outcome::Unanswered));
+    }
+
+    #[test]
+    fn an_answer_the_socket_cannot_take_is_handed_to_the_loop() {
+        let notices = AnswerNotices::new().expect("eventfd");
+        let (daemon_side, _client) = UnixStream::pair().expect("socket pair");
+        let daemon_side = Arc::new(daemon_side);
+        let filler = vec![0u8; 64 * 1024];
+        while send_some(&daemon_side, &filler).is_ok() {}
+        let receiver = Receiver::<Response>::for_loop(Arc::clone(&notices), 3);
+        receiver
+            .sender_on(Some(daemon_side))
+            .send(Response::Pong)
+            .expect("answered without blocking");
+        assert_eq!(taken(&notices), vec![3]);
+        assert_eq!(
+            receiver.poll_outcome(),
+            Some(Outcome::Answer(Response::Pong))
+        );
     }
 }

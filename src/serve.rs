@@ -115,7 +115,14 @@ pub fn run_daemon<S: StateStore + Send + 'static>(
         region_path: config.region.display().to_string(),
     });
     tracing::info!(socket = %config.socket.display(), pid = std::process::id(), "eventsrv ready");
-    Server::new(listener, config.socket.clone(), context, waiter).run();
+    match Server::new(listener, config.socket.clone(), context, waiter) {
+        Ok(server) => server.run(),
+        Err(e) => {
+            tracing::error!("cannot start the event loop: {e}");
+            let _ = std::fs::remove_file(&config.socket);
+            shutdown.fail();
+        }
+    }
     tracing::info!("shutting down: socket closed, letting the writer finish what is queued");
     // A writer that already stopped (storage failure) no longer receives: that is fine.
     let _ = queue_tx.send(WriterMessage::Shutdown);

@@ -91,7 +91,7 @@ pub enum WriterMessage {
     Shutdown,
 }
 
-/// Connection counts, written by connection threads, published by the writer.
+/// Connection counts, written by the event loop, published by the writer.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub clients: AtomicU32,

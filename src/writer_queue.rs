@@ -1,11 +1,13 @@
 //! Everything the writer thread waits for, behind one mutex and one condition variable: the
-//! bounded queue of messages from connection threads, and the syncer's reports of how far the
-//! log is durable (docs/formats.md#group-commit).
+//! bounded queue of messages from the event loop, and the syncer's reports of how far the log is
+//! durable (docs/formats.md#group-commit).
 //!
 //! Owns: the `WRITER_QUEUE_MAX` bound (senders block while it is full: back-pressure), waking
 //! the writer only when it sleeps, the pending "sync up to batch N" job for the syncer thread and
 //! its report back, and closing the queue when the writer goes away (later sends fail, so a
-//! connection answers `ShuttingDown` instead of waiting forever).
+//! connection answers `ShuttingDown` instead of waiting forever). The event loop never meets a
+//! full queue: each connection has at most one request in it and `WRITER_QUEUE_MAX` exceeds
+//! `CONNECTIONS_MAX` (asserted in src/server.rs).
 //! Must never: spin (2 cores shared with dozens of PHP processes: a waiting thread parks on a
 //! futex), lose a message that was accepted, or report a sync the syncer did not finish.
 
@@ -67,7 +69,7 @@ impl Shared {
     }
 }
 
-/// A connection's (or the server's) handle for sending to the writer.
+/// The event loop's (or a test's) handle for sending to the writer.
 pub struct QueueSender {
     shared: Arc<Shared>,
 }

@@ -124,7 +124,7 @@ fn a_thousand_connections_at_once_are_served_and_the_rest_refused_clearly() {
     assert_serves_others(&daemon, "acc-1", 0);
     let rss_with_clients = rss_bytes(daemon.pid());
 
-    // Past CONNECTIONS_MAX a connection gets a clear Overloaded error instead of a thread.
+    // Past CONNECTIONS_MAX a connection gets a clear Overloaded error and is closed.
     let extra = CONNECTIONS_MAX + 10 - CONNECTIONS;
     let mut refused = 0;
     let mut more = Vec::new();
