@@ -222,7 +222,7 @@ abstract class AggregateRoot
         // The worker itself is the projector: waiting for it from inside would only stall it.
         if (!Runtime::$inWorker) {
             $waitMs = $backend->persistWaitMs();
-            if ($waitMs > 0 && $backend->positions()['workers'] > 0) {
+            if ($waitMs > 0 && ($result['workers'] ?? $backend->positions()['workers']) > 0) {
                 $backend->waitForProjection((int) $result['last_position'], $waitMs);
             }
         }

@@ -14,6 +14,7 @@ use crate::encode::{self, lossy};
 use crate::engine::{self, ArrayBuilder};
 use crate::events;
 use crate::exceptions::{ExtError, ExtResult};
+use crate::mapping;
 
 pub fn append(
     stream: &[u8],
@@ -43,7 +44,7 @@ pub fn append(
         expected_version: expected,
         events: list,
     };
-    let mut out = ArrayBuilder::with_capacity(3);
+    let mut out = ArrayBuilder::with_capacity(4);
     match client::check_not_error(client::request(&request)?)? {
         Response::Appended {
             first_position,
@@ -53,6 +54,12 @@ pub fn append(
             out.insert_str("first_position", engine::long(first_position as i64));
             out.insert_str("last_position", engine::long(last_position as i64));
             out.insert_str("version", engine::long(stream_version as i64));
+            // What persist() needs next (whether to wait for a projector), read here from the
+            // mapped header instead of a second call building the whole positions() array.
+            if let Ok(mapping) = mapping::current() {
+                let workers = mapping.view().header().workers_attached;
+                out.insert_str("workers", engine::long(i64::from(workers)));
+            }
         }
         Response::Conflict {
             expected_version,

@@ -111,14 +111,14 @@ $at = new DateTimeImmutable('2026-01-02 03:04:05.678901', new DateTimeZone('-03:
 Native::registerEventTypes([AccountOpened::class => 'account.opened']);
 AccountOpened::$instances = 0;
 $r = Native::append('acc-1', 0, [new AccountOpened('ada'), new MoneyDeposited(100, Currency::EUR, $at, 'first')], [['user' => 7], []]);
-same('append result', ['first_position' => 1, 'last_position' => 2, 'version' => 2], $r);
+same('append result', ['first_position' => 1, 'last_position' => 2, 'version' => 2, 'workers' => 0], $r);
 $fixedId = '0190f3c4-1111-7222-8333-444455556666';
 $r = Native::append('acc-1', 2, [new MoneyDeposited(5, Currency::USD, $at)], [['event_id' => strtoupper($fixedId)]]);
-same('second append', ['first_position' => 3, 'last_position' => 3, 'version' => 3], $r);
+same('second append', ['first_position' => 3, 'last_position' => 3, 'version' => 3, 'workers' => 0], $r);
 $r = Native::append('acc-1', 1, [new MoneyDeposited(1, Currency::USD, $at)], [[]]);
 same('version conflict returned', ['conflict' => true, 'expected' => 1, 'actual' => 3], $r);
 $r = Native::append('acc-1', -1, [new MoneyDeposited(2, Currency::USD, $at)], [[]]);
-same('-1 skips the check', ['first_position' => 4, 'last_position' => 4, 'version' => 4], $r);
+same('-1 skips the check', ['first_position' => 4, 'last_position' => 4, 'version' => 4, 'workers' => 0], $r);
 $r = Native::append('acc-2', 0, [new AccountOpened('bob')], [[]]);
 same('other stream', 5, $r['last_position']);
 
