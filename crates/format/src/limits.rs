@@ -19,7 +19,9 @@ pub const EVENTS_PER_APPEND_MAX: usize = 10_000;
 pub const CHANGES_PER_COMMIT_MAX: usize = 100_000;
 /// Most checkpoints moved by one commit.
 pub const CHECKPOINTS_PER_COMMIT_MAX: usize = 1_024;
-/// Requests waiting for the writer thread before connection threads block (back-pressure).
+/// Messages waiting for the writer thread. Above `CONNECTIONS_MAX`: each connection has at most
+/// one request in the queue, so the event loop never waits on a full queue (asserted in the
+/// daemon's server).
 pub const WRITER_QUEUE_MAX: usize = 4_096;
 /// Most requests the writer folds into one group commit.
 pub const BATCH_REQUESTS_MAX: usize = 1_024;
