@@ -23,6 +23,9 @@ pub const REGION_MODE_DEFAULT: u32 = 0o640;
 pub const SNAPSHOT_EVERY_EVENTS_DEFAULT: u64 = 100_000;
 /// A snapshot is written this long after the previous one if anything changed (0: never by time).
 pub const SNAPSHOT_EVERY_SECONDS_DEFAULT: u64 = 300;
+/// A snapshot by event count waits until the writer ran at least this many times as long as the
+/// last snapshot's region copy paused it (so the pauses stay under 1% of the time).
+pub const SNAPSHOT_RUN_PER_PAUSE_MIN: u32 = 100;
 /// Snapshot files kept; older ones are removed once a new one is durable.
 pub const SNAPSHOTS_KEEP_DEFAULT: u64 = 3;
 /// Most snapshot files kept (each can be as large as the region's used bytes).

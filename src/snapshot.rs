@@ -10,7 +10,7 @@
 //! Byte layouts: `eventsrv_format::snapshot` (file) and `eventsrv_format::region` (image).
 
 use crate::client::Client;
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, SNAPSHOT_RUN_PER_PAUSE_MIN};
 use crate::reply::Sender;
 use eventsrv_format::protocol::{ErrorCode, Request, Response};
 use eventsrv_format::region::{
@@ -474,6 +474,8 @@ pub struct SnapshotSchedule {
     /// Records count of the newest snapshot found on disk at boot.
     found_at_boot: Option<u64>,
     last_at: Instant,
+    /// How long copying the region paused the writer for the newest snapshot this daemon took.
+    last_copy: Duration,
     in_flight: Option<JoinHandle<()>>,
     pub status: Arc<Mutex<SnapshotStatus>>,
 }
@@ -500,6 +502,7 @@ impl SnapshotSchedule {
             last_records: newest.map(|(_, records)| records),
             found_at_boot: newest.map(|(_, records)| records),
             last_at: Instant::now(),
+            last_copy: Duration::ZERO,
             in_flight: None,
             status: Arc::new(Mutex::new(SnapshotStatus::default())),
         }
@@ -510,8 +513,7 @@ impl SnapshotSchedule {
         if self.last_records == Some(records) {
             return None;
         }
-        if self.every_events > 0 && position.saturating_sub(self.last_position) >= self.every_events
-        {
+        if self.events_due(position) && self.pause_rest().is_zero() {
             return Some(SnapshotCause::Events);
         }
         match self.every {
@@ -520,13 +522,31 @@ impl SnapshotSchedule {
         }
     }
 
-    /// How long the writer may block waiting for requests before a timed snapshot is due.
-    pub fn wait_budget(&self, records: u64) -> Option<Duration> {
-        let every = self.every?;
+    fn events_due(&self, position: u64) -> bool {
+        self.every_events > 0 && position.saturating_sub(self.last_position) >= self.every_events
+    }
+
+    /// How long a snapshot by event count still waits, so that copying the region pauses the
+    /// writer for at most 1/`SNAPSHOT_RUN_PER_PAUSE_MIN` of the time: at 100k events between
+    /// snapshots, a busy writer over a 440 MB region would otherwise pause ~0.6 s every few
+    /// seconds, and every append waits through it.
+    fn pause_rest(&self) -> Duration {
+        (self.last_copy * SNAPSHOT_RUN_PER_PAUSE_MIN).saturating_sub(self.last_at.elapsed())
+    }
+
+    /// How long the writer may block waiting for requests before a snapshot is due.
+    pub fn wait_budget(&self, position: u64, records: u64) -> Option<Duration> {
         if self.last_records == Some(records) {
             return None;
         }
-        let budget = every.saturating_sub(self.last_at.elapsed());
+        let by_time = self
+            .every
+            .map(|every| every.saturating_sub(self.last_at.elapsed()));
+        let by_events = self.events_due(position).then(|| self.pause_rest());
+        let budget = match (by_time, by_events) {
+            (Some(a), Some(b)) => a.min(b),
+            (one, other) => one.or(other)?,
+        };
         // Due while one is still being written: look again later instead of spinning.
         Some(if self.busy() {
             budget.max(SNAPSHOT_BUSY_RECHECK)
@@ -566,6 +586,7 @@ impl SnapshotSchedule {
         self.last_position = image.committed_position;
         self.last_records = Some(image.location.records);
         self.last_at = Instant::now();
+        self.last_copy = copy;
         let dir = self.dir.clone();
         let keep = self.keep;
         let status = Arc::clone(&self.status);

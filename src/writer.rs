@@ -260,7 +260,9 @@ impl<S: StateStore> Writer<S> {
             } else {
                 self.snapshots
                     .as_ref()
-                    .and_then(|schedule| schedule.wait_budget(self.records))
+                    .and_then(|schedule| {
+                        schedule.wait_budget(self.log.last_position(), self.records)
+                    })
                     .map(|budget| Instant::now() + budget)
             };
             let mut batch_bytes = 0usize;
