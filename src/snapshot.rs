@@ -703,6 +703,61 @@ mod tests {
         assert_eq!(parse_snapshot_name(&format!("{name}.tmp")), None);
     }
 
+    fn schedule(every_events: u64, every_seconds: u64) -> SnapshotSchedule {
+        let config = ServeConfig {
+            data_dir: PathBuf::from("/nonexistent"),
+            socket: PathBuf::from("/nonexistent/s.sock"),
+            region: PathBuf::from("/nonexistent/r.region"),
+            region_bytes: 1 << 30,
+            socket_mode: 0o600,
+            region_mode: 0o600,
+            owner: None,
+            group: None,
+            segment_bytes_max: 1 << 28,
+            snapshot_every_events: every_events,
+            snapshot_every_seconds: every_seconds,
+            snapshots_keep: 3,
+        };
+        SnapshotSchedule::new(&config, Some((1_000, 1_000)))
+    }
+
+    /// A snapshot by count is due once enough events came, unless the last copy's pause asks for
+    /// more time first; then the writer's wait budget ends when the deferral does, not later.
+    /// (No clock is asserted: the pauses are an hour or nothing.)
+    #[test]
+    fn snapshots_by_count_wait_out_a_hundred_times_the_last_copy_pause() {
+        let mut due_now = schedule(100, 0);
+        assert_eq!(due_now.due(1_099, 1_099), None, "99 events are not enough");
+        assert_eq!(
+            due_now.wait_budget(1_099, 1_099),
+            None,
+            "nothing to wake for"
+        );
+        assert_eq!(due_now.due(1_100, 1_100), Some(SnapshotCause::Events));
+        assert_eq!(due_now.wait_budget(1_100, 1_100), Some(Duration::ZERO));
+
+        due_now.last_copy = Duration::from_secs(3_600);
+        due_now.last_at = Instant::now();
+        assert_eq!(
+            due_now.due(1_100, 1_100),
+            None,
+            "deferred: the last copy paused an hour"
+        );
+        let budget = due_now
+            .wait_budget(1_100, 1_100)
+            .expect("a deferred snapshot wakes the writer");
+        assert!(
+            budget > Duration::from_secs(3_600 * 99) && budget <= Duration::from_secs(3_600 * 100)
+        );
+
+        // A timed snapshot is not deferred by the pause rule, and the earlier wake wins.
+        let mut timed = schedule(100, 1);
+        timed.last_copy = Duration::from_secs(3_600);
+        timed.last_at = Instant::now() - Duration::from_secs(2);
+        assert_eq!(timed.due(1_100, 1_100), Some(SnapshotCause::Time));
+        assert_eq!(timed.wait_budget(1_100, 1_100), Some(Duration::ZERO));
+    }
+
     const CHUNK: u64 = format::SNAPSHOT_CHUNK_BYTES as u64;
 
     /// A snapshot file of a body of `body_bytes` patterned bytes, and the body.
