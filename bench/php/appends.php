@@ -42,7 +42,10 @@ function writer(string $alt, int $client, int $events): Closure
                 $aggregate->persist();
             };
         case 'eventsrv-append':
-            $version = 0;
+            // A real account stream (created first), so a projector replaying these events later
+            // (the latency scenario attaches one) finds the account it increases.
+            $created = EventSrv\Native::append($stream, 0, [new Bank\AccountCreated("bench client $client")], [[]]);
+            $version = $created['version'];
             $event = new Bank\BalanceIncreased(1);
             return function () use ($stream, $events, &$version, $event, $client): void {
                 $result = EventSrv\Native::append(
