@@ -45,11 +45,30 @@ impl<'a> RegionView<'a> {
                 format!("list entry {index} lies beyond the last chunk"),
             );
         }
+        Ok(self.checked_chunk_off(list_off, chunk)? + 8 * entry)
+    }
+
+    /// The checked bytes of chunk `chunk` of the list at `list_off` (as `list_entry` checks
+    /// it, once for all the entries an iterator reads from it).
+    pub(super) fn list_chunk(&self, list_off: u64, chunk: u64) -> Result<&'a [u8], RegionError> {
+        if chunk >= LIST_CHUNKS_MAX as u64 {
+            return corrupt(
+                list_off,
+                format!("list chunk {chunk} beyond the last chunk"),
+            );
+        }
+        let chunk_off = self.checked_chunk_off(list_off, chunk)?;
+        self.bytes(chunk_off, list_chunk_bytes(chunk))
+    }
+
+    /// Where chunk `chunk` (< `LIST_CHUNKS_MAX`) of the list at `list_off` starts, checked to
+    /// lie whole inside the arena.
+    fn checked_chunk_off(&self, list_off: u64, chunk: u64) -> Result<u64, RegionError> {
         let chunk_off = self
             .atomic_u64(list_off + 8 + 8 * chunk)?
             .load(Ordering::Acquire);
         self.arena_check(chunk_off, list_chunk_bytes(chunk), "list chunk")?;
-        Ok(chunk_off + 8 * entry)
+        Ok(chunk_off)
     }
 }
 

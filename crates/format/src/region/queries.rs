@@ -284,23 +284,6 @@ impl<'a> RegionView<'a> {
             .map(Some)
     }
 
-    /// The checked bytes of chunk `chunk` of the list at `list_off` (as `list_entry` checks
-    /// it, once for all the entries an iterator reads from it).
-    fn list_chunk(&self, list_off: u64, chunk: u64) -> Result<&'a [u8], RegionError> {
-        if chunk >= LIST_CHUNKS_MAX as u64 {
-            return corrupt(
-                list_off,
-                format!("list chunk {chunk} beyond the last chunk"),
-            );
-        }
-        let chunk_off = self
-            .atomic_u64(list_off + 8 + 8 * chunk)?
-            .load(Ordering::Acquire);
-        let chunk_bytes = list_chunk_bytes(chunk);
-        self.arena_check(chunk_off, chunk_bytes, "list chunk")?;
-        self.bytes(chunk_off, chunk_bytes)
-    }
-
     pub fn entity_count(&self, class_index: u32) -> Result<u64, RegionError> {
         Ok(match self.class_if_any(class_index)? {
             Some(header) => header.live_count.load(Ordering::Acquire),
