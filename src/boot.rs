@@ -171,11 +171,14 @@ pub fn boot(config: &ServeConfig) -> Result<(Log, RegionWriter, BootSummary), Bo
     // (3) The whole log into an empty region.
     let mut region = RegionWriter::create(&config.region, config.region_bytes, generation)
         .map_err(BootError::Region)?;
-    region.set_applied_location(LogLocation {
-        segment: 1,
-        offset: eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64,
-        records: 0,
-    });
+    region.set_applied_location(
+        LogLocation {
+            segment: 1,
+            offset: eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64,
+            records: 0,
+        },
+        None,
+    );
     match replay(config, &mut region, started) {
         Ok((log, mut summary)) => {
             summary.source = SOURCE_FULL_REPLAY.into();
@@ -406,6 +409,7 @@ fn replay_after_base<S: StateStore>(
         "opening the log after the base's location; replaying what the state lacks"
     );
     let mut projected_position = state.stats().projected_position;
+    let state_last_record = state.applied_last_record();
     let mut progress = Progress::new(&config.data_dir, base.records);
     let mut seen = base.records;
     let cell = RefCell::new(state);
@@ -427,6 +431,7 @@ fn replay_after_base<S: StateStore>(
         offset: base.offset,
         records: base.records,
         last_position: base_position,
+        last_record: state_last_record,
     };
     let opened = log::open_from_base(
         &config.data_dir,
@@ -468,11 +473,14 @@ fn finish_replay<S: StateStore>(
         state.publish_projected(projected_position);
     }
     let (segment, offset) = log.end();
-    state.set_applied_location(LogLocation {
-        segment,
-        offset,
-        records: recovery.records,
-    });
+    state.set_applied_location(
+        LogLocation {
+            segment,
+            offset,
+            records: recovery.records,
+        },
+        log.last_record(),
+    );
     let summary = BootSummary {
         source: String::new(),
         snapshot: None,

@@ -10,7 +10,9 @@ pub mod memory;
 
 use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
-use eventsrv_format::region::{LogLocation, RegionError, RegionImage, RegionStats, RegionWriter};
+use eventsrv_format::region::{
+    LastRecord, LogLocation, RegionError, RegionImage, RegionStats, RegionWriter,
+};
 use std::path::Path;
 
 /// The state region as the single writer thread sees it.
@@ -45,9 +47,12 @@ pub trait StateStore {
     fn path(&self) -> &Path;
     /// Mark "a batch is being applied": the region no longer claims a log location.
     fn clear_applied_location(&self);
-    /// The region now holds exactly the log records before `location`.
-    fn set_applied_location(&self, location: LogLocation);
+    /// The region now holds exactly the log records before `location`; the last of them starts
+    /// at `last` in the same segment, if known.
+    fn set_applied_location(&self, location: LogLocation, last: Option<LastRecord>);
     fn applied_location(&self) -> Option<LogLocation>;
+    /// Where the last record before the applied location starts, if recorded with it.
+    fn applied_last_record(&self) -> Option<LastRecord>;
     /// A copy of the region's bytes for a snapshot (between batches), if this store has bytes.
     fn copy_image(&mut self) -> Option<RegionImage>;
 }
@@ -136,11 +141,14 @@ impl StateStore for RegionWriter {
     fn clear_applied_location(&self) {
         RegionWriter::clear_applied_location(self)
     }
-    fn set_applied_location(&self, location: LogLocation) {
-        RegionWriter::set_applied_location(self, location)
+    fn set_applied_location(&self, location: LogLocation, last: Option<LastRecord>) {
+        RegionWriter::set_applied_location(self, location, last)
     }
     fn applied_location(&self) -> Option<LogLocation> {
         RegionWriter::applied_location(self)
+    }
+    fn applied_last_record(&self) -> Option<LastRecord> {
+        RegionWriter::applied_last_record(self)
     }
     fn copy_image(&mut self) -> Option<RegionImage> {
         Some(RegionWriter::copy_image(self))

@@ -648,11 +648,14 @@ impl<S: StateStore> Writer<S> {
             self.state.publish_projected(self.projected_position);
         }
         self.records += records.len() as u64;
-        self.state.set_applied_location(LogLocation {
-            segment: written.segment,
-            offset: written.end_offset,
-            records: self.records,
-        });
+        self.state.set_applied_location(
+            LogLocation {
+                segment: written.segment,
+                offset: written.end_offset,
+                records: self.records,
+            },
+            Some(written.last_record),
+        );
         Ok(())
     }
 

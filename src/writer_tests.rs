@@ -289,6 +289,7 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         0,
         u64::MAX / 2,
         crate::log::scan::OrderCheck::new(),
+        None,
     );
     let (shutdown, _waiter) = ShutdownHandle::new().expect("shutdown pipe");
     let template = writer(dir.path(), MemoryState::default());

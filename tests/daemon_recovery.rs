@@ -60,7 +60,7 @@ fn a_torn_last_record_is_cut_and_the_daemon_starts() {
 }
 
 #[test]
-fn a_flipped_byte_in_an_earlier_record_refuses_start_naming_segment_and_offset() {
+fn a_flipped_byte_in_an_earlier_record_is_named_by_verify_and_refuses_a_full_replay() {
     let mut daemon = TestDaemon::stopped_with_events("acc-1", 10);
     let segment = daemon.segment_path(1);
     let mut bytes = std::fs::read(&segment).expect("segment");
@@ -69,6 +69,29 @@ fn a_flipped_byte_in_an_earlier_record_refuses_start_naming_segment_and_offset()
     bytes[(damaged_start + starts[4]) / 2] ^= 0x40;
     std::fs::write(&segment, &bytes).expect("flip a byte");
 
+    // The surviving region already holds that record: a boot from it checks only the frame of
+    // its last record, so the daemon starts with every event (docs/snapshots.md) ...
+    daemon.start();
+    assert_eq!(daemon.client().status()["committed_position"], 10);
+    assert!(
+        daemon.stderr().contains("surviving region"),
+        "booted from the region:\n{}",
+        daemon.stderr()
+    );
+    daemon.stop_clean();
+    // ... and `eventsrv verify`, which reads every record, names the damage.
+    let data_dir = daemon.data_dir.to_str().expect("utf-8").to_owned();
+    let (status, stdout, stderr) = daemon.cli(&["verify", "--data-dir", &data_dir]);
+    let report = format!("{stdout}{stderr}");
+    assert!(!status.success(), "verify fails:\n{report}");
+    assert!(
+        report.contains("00000000000000000001.seg") && report.contains(&damaged_start.to_string()),
+        "verify names segment and offset {damaged_start}:\n{report}"
+    );
+
+    // Without the region and the snapshots, a full replay reads the record: the start is refused.
+    std::fs::remove_file(&daemon.region).expect("remove the region");
+    std::fs::remove_dir_all(daemon.data_dir.join("snapshots")).expect("remove the snapshots");
     let failure = daemon
         .try_start()
         .expect_err("a corrupt log must not start");

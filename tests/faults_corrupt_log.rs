@@ -1,8 +1,10 @@
 //! Damaged logs through the real daemon, beyond tests/daemon_recovery.rs (one flip, one tear,
 //! one gap) and the log unit tests (every bit of a middle record, every tear, in-process):
-//! - a bit flip in every field of a record, in the middle of the log and in the last record:
-//!   the daemon refuses to start, names the segment and the record's offset, and changes
-//!   nothing (a complete record is never cut, even when it is the last one);
+//! - a bit flip in every field of a record, in the middle of the log (booting by a full replay:
+//!   a boot from a surviving region or snapshot does not read the records it holds, only the
+//!   frame of its last one) and in the last record (booting from the surviving region): the
+//!   daemon refuses to start, names the segment and the record's offset, and changes nothing (a
+//!   complete record is never cut, even when it is the last one);
 //! - the last record torn at every byte offset (a stride in CI, every byte under
 //!   `EVENTSRV_SOAK=1`): the daemon cuts it, starts, and keeps serving from the version before.
 
@@ -60,6 +62,12 @@ fn event_fields(bytes: &[u8]) -> Vec<(&'static str, usize, usize)> {
     fields
 }
 
+/// Remove the region file and the snapshots, so the next start replays the whole log.
+fn forget_the_state(daemon: &TestDaemon) {
+    let _ = std::fs::remove_file(&daemon.region);
+    let _ = std::fs::remove_dir_all(daemon.data_dir.join("snapshots"));
+}
+
 #[test]
 fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
     let mut daemon = TestDaemon::stopped_with_events("acc-1", EVENTS);
@@ -87,6 +95,9 @@ fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
                 let mut damaged = original.clone();
                 damaged[start + byte] ^= 1 << bit;
                 std::fs::write(&segment, &damaged).expect("damage the segment");
+                if which == "middle" {
+                    forget_the_state(&daemon);
+                }
                 match daemon.try_start() {
                     Err(failure) => {
                         refused += 1;

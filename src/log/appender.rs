@@ -13,6 +13,7 @@ use super::segment::{create_segment, segment_path};
 use super::LogError;
 use eventsrv_format::limits::BATCH_BYTES_MAX;
 use eventsrv_format::log_record::{encode_record, LogRecord};
+use eventsrv_format::region::LastRecord;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct WrittenBatch {
     pub last_position: u64,
     /// Bytes this batch wrote.
     pub bytes: u64,
+    /// Where the batch's last record starts in `segment`, and the last commit position up to it.
+    pub last_record: LastRecord,
 }
 
 /// Sizes for `eventsrv status`.
@@ -50,12 +53,16 @@ pub struct Log {
     sealed_bytes: u64,
     segment_bytes_max: u64,
     order: OrderCheck,
+    /// Where the active segment's last record starts; 0 while the segment holds none (or after
+    /// a failed batch was cut off, when it is no longer known).
+    last_record_offset: u64,
     buffer: Vec<u8>,
 }
 
 impl Log {
     /// Built by [`super::recovery::open`] once every segment verified (and by tests that need a
     /// log on a failing device).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         dir: PathBuf,
         active: File,
@@ -64,8 +71,16 @@ impl Log {
         sealed_bytes: u64,
         segment_bytes_max: u64,
         order: OrderCheck,
+        last_record_offset: Option<u64>,
     ) -> Log {
         assert!(active_index >= 1, "segments are numbered from 1");
+        if let Some(offset) = last_record_offset {
+            assert!(
+                offset >= eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64
+                    && offset < active_bytes,
+                "the last record starts at {offset}, inside the segment's {active_bytes} bytes"
+            );
+        }
         Log {
             dir,
             active: Arc::new(active),
@@ -75,6 +90,7 @@ impl Log {
             sealed_bytes,
             segment_bytes_max,
             order,
+            last_record_offset: last_record_offset.unwrap_or(0),
             buffer: Vec::new(),
         }
     }
@@ -107,6 +123,16 @@ impl Log {
     /// The state region records this after every applied batch (docs/snapshots.md).
     pub fn end(&self) -> (u64, u64) {
         (self.active_index, self.active_bytes)
+    }
+
+    /// Where the log's last record starts, if it is in the active segment (as [`Log::end`]
+    /// reports it): the region records it with the applied location, so a later boot checks
+    /// that location with one frame (docs/snapshots.md).
+    pub fn last_record(&self) -> Option<LastRecord> {
+        (self.last_record_offset != 0).then(|| LastRecord {
+            offset: self.last_record_offset,
+            commit_position: self.order.last_commit_position(),
+        })
     }
 
     pub fn stats(&self) -> LogStats {
@@ -154,10 +180,12 @@ impl Log {
             self.roll()?;
         }
         self.buffer.clear();
+        let mut last_record_at = 0;
         for record in records {
             if let Err(why) = self.order.check_and_apply(record) {
                 panic!("the writer produced a record that breaks the log order: {why}");
             }
+            last_record_at = self.buffer.len() as u64;
             encode_record(record, &mut self.buffer);
         }
         let path = segment_path(&self.dir, self.active_index);
@@ -172,6 +200,7 @@ impl Log {
         }
         let bytes = self.buffer.len() as u64;
         self.active_bytes += bytes;
+        self.last_record_offset = start + last_record_at;
         if self.buffer.capacity() > BATCH_BYTES_MAX {
             // One oversized request must not pin its buffer for the daemon's lifetime.
             self.buffer = Vec::new();
@@ -181,6 +210,10 @@ impl Log {
             end_offset: self.active_bytes,
             last_position: self.order.last_position(),
             bytes,
+            last_record: LastRecord {
+                offset: self.last_record_offset,
+                commit_position: self.order.last_commit_position(),
+            },
         })
     }
 
@@ -218,6 +251,7 @@ impl Log {
             .and_then(|()| self.active.sync_all());
         self.active_bytes = offset;
         self.durable_bytes = self.durable_bytes.min(offset);
+        self.last_record_offset = 0;
         match cut {
             Ok(()) => tracing::warn!(
                 segment = %path.display(),
@@ -255,6 +289,7 @@ impl Log {
         self.active = Arc::new(file);
         self.active_index = next;
         self.active_bytes = eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64;
+        self.last_record_offset = 0;
         // create_segment fsynced the header.
         self.durable_bytes = self.active_bytes;
         Ok(())

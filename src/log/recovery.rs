@@ -5,7 +5,8 @@
 //! naming segment, offset and bytes cut). Every verified record is handed to the caller's
 //! visitor (boot replays it into the state region) in log order. With a boot base
 //! ([`open_from_base`]) the same checks run only from the base's location on; before it, segment
-//! files and headers are checked and the base's own segment is walked by frame lengths and CRCs.
+//! files and headers are checked, and the base's last record is checked by its own frame (or, for
+//! a base that did not record where it starts, its segment is walked by frame lengths and CRCs).
 //! Must never: cut a complete record, or start on a log with a gap or a corrupt record.
 
 use super::appender::Log;
@@ -16,7 +17,11 @@ use super::segment::{
     create_segment, fsync_dir, list_segments, log_dir, remove_unfinished, segment_path,
 };
 use super::LogError;
-use eventsrv_format::log_record::{LogRecord, SegmentHeader, SEGMENT_HEADER_BYTES};
+use eventsrv_format::limits::RECORD_BYTES_MAX;
+use eventsrv_format::log_record::{
+    LogRecord, SegmentHeader, FRAME_PREFIX_BYTES, SEGMENT_HEADER_BYTES,
+};
+use eventsrv_format::region::LastRecord;
 use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -77,7 +82,16 @@ pub fn open_located(
         summary.segments = 1;
         summary.bytes = header_bytes;
         return Ok((
-            Log::from_parts(dir, file, 1, header_bytes, 0, segment_bytes_max, order),
+            Log::from_parts(
+                dir,
+                file,
+                1,
+                header_bytes,
+                0,
+                segment_bytes_max,
+                order,
+                None,
+            ),
             summary,
         ));
     };
@@ -117,6 +131,7 @@ pub fn open_located(
         dir,
         last,
         scan,
+        None,
         file_bytes,
         sealed_bytes,
         segment_bytes_max,
@@ -127,12 +142,14 @@ pub fn open_located(
 }
 
 /// Cut a torn tail of the last segment (as its scan found it), open it for appending, and
-/// complete the summary's totals.
+/// complete the summary's totals. `last_record_before`: where the last record before the scan's
+/// start begins in the same segment, if known (when the scan itself finds no record).
 #[allow(clippy::too_many_arguments)]
 fn finish_open(
     dir: PathBuf,
     last: u64,
     scan: super::scan::SegmentScan,
+    last_record_before: Option<u64>,
     file_bytes: u64,
     sealed_bytes: u64,
     segment_bytes_max: u64,
@@ -165,6 +182,7 @@ fn finish_open(
         sealed_bytes,
         segment_bytes_max,
         order,
+        scan.last_record_offset.or(last_record_before),
     ))
 }
 
@@ -199,6 +217,9 @@ pub struct LogBase {
     pub records: u64,
     /// Position of the last event the base holds.
     pub last_position: u64,
+    /// Where the base's last record starts in `segment` and the last commit position up to it,
+    /// if the base recorded them: then that one frame is checked instead of walking the segment.
+    pub last_record: Option<LastRecord>,
 }
 
 /// Why [`open_from_base`] did not open the log.
@@ -222,11 +243,14 @@ impl From<LogError> for BaseOpenError {
 /// is scanned and verified (cutting a torn tail, refusing corruption, exactly as the full way),
 /// and `visit` is called only for those records. Before the base, every segment file 1..n must
 /// exist with a valid header (their records were verified when written and are not read again:
-/// `eventsrv verify` checks them offline), and the covered part of the base's segment must walk,
-/// frame length by frame length with every frame's CRC32C (no decoding), exactly onto the base's
-/// offset after the base's last event position. The ordering checks start from the base: its last event position, the
-/// last commit position found by the same frame walk (going back to earlier segments only while
-/// none is found), and the versions of streams the tail has not touched from `base_version`.
+/// `eventsrv verify` checks them offline), and the base's location must be the end of its last
+/// record: with `base.last_record`, that one frame must end exactly at the offset, pass its CRC32C
+/// and carry the base's last position; without it, the covered part of the base's segment must
+/// walk, frame length by frame length with every frame's CRC32C (no decoding), exactly onto the
+/// offset after the base's last event position. The ordering checks start from the base: its
+/// last event position, the last commit position (recorded with the base, or found by the walk,
+/// going back to earlier segments only while none is found), and the versions of streams the
+/// tail has not touched from `base_version`.
 pub fn open_from_base(
     data_dir: &Path,
     segment_bytes_max: u64,
@@ -234,7 +258,6 @@ pub fn open_from_base(
     base_version: &dyn Fn(&str) -> u64,
     visit: &mut dyn FnMut(&LogRecord, u64, u64) -> Result<(), String>,
 ) -> Result<(Log, RecoverySummary), BaseOpenError> {
-    let unverified = |why: String| BaseOpenError::Unverified(why);
     let dir = log_dir(data_dir);
     if !dir.is_dir() {
         return Err(unverified(format!(
@@ -286,28 +309,28 @@ pub fn open_from_base(
             base.offset, base.segment
         )));
     }
-    // The covered part is only walked (lengths, kinds, positions, CRC32C), through a read-only
-    // mapping rather than a copy. SAFETY: nothing truncates a segment while the log is being
-    // opened (the daemon that opens it is its only writer); the mapping is dropped before the
-    // tail is scanned or cut.
-    let (header, hop) = {
-        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(cannot)?;
-        let header = SegmentHeader::decode(&mapped)
-            .map_err(|e| unverified(format!("{}: {e}", path.display())))?;
-        check_header_fields(&path, &header, base.segment).map_err(|e| unverified(e.to_string()))?;
-        if header.position_before < position_before || header.position_before > base.last_position {
-            return Err(unverified(format!(
-                "segment {} follows position {}, outside {position_before}..={}",
-                base.segment, header.position_before, base.last_position
-            )));
-        }
-        let hop = hop_frames(&mapped, SEGMENT_HEADER_BYTES, offset, true).map_err(|why| {
-            unverified(format!(
-                "the base's byte offset {} of segment {} is not a record boundary: {why}",
-                base.offset, base.segment
-            ))
-        })?;
-        (header, hop)
+    let header = read_header_at(&file, &path).map_err(|e| unverified(e.to_string()))?;
+    check_header_fields(&path, &header, base.segment).map_err(|e| unverified(e.to_string()))?;
+    if header.position_before < position_before || header.position_before > base.last_position {
+        return Err(unverified(format!(
+            "segment {} follows position {}, outside {position_before}..={}",
+            base.segment, header.position_before, base.last_position
+        )));
+    }
+    let before = match base.last_record {
+        Some(last) => check_last_record(&file, &path, base, last)?,
+        None => walk_covered_part(&file, &path, base, header.position_before)?,
+    };
+    if before.last_position != base.last_position {
+        return Err(unverified(format!(
+            "the log's last event before segment {} byte {} is position {}, the base holds up \
+             to position {}",
+            base.segment, base.offset, before.last_position, base.last_position
+        )));
+    }
+    let last_commit_position = match before.last_commit_position {
+        Some(position) => position,
+        None => last_commit_before(&dir, base.segment).map_err(unverified)?,
     };
     // The tail is read for the scan into a buffer of the file's size whose covered part stays
     // untouched zero pages, so offsets keep meaning bytes of the segment.
@@ -317,18 +340,6 @@ pub fn open_from_base(
         file.read_exact_at(&mut bytes[offset..], base.offset)
             .map_err(LogError::io(&path, "read"))?;
     }
-    let last_position = hop.last_event_position.unwrap_or(header.position_before);
-    if last_position != base.last_position {
-        return Err(unverified(format!(
-            "the log's last event before segment {} byte {} is position {last_position}, the \
-             base holds up to position {}",
-            base.segment, base.offset, base.last_position
-        )));
-    }
-    let last_commit_position = match hop.last_commit_position {
-        Some(position) => position,
-        None => last_commit_before(&dir, base.segment).map_err(unverified)?,
-    };
 
     // From the base on: verified exactly like the full way.
     let mut summary = RecoverySummary {
@@ -375,10 +386,14 @@ pub fn open_from_base(
         )?;
         let file_bytes = segment_bytes.len() as u64;
         if index == last {
+            let last_record_before = (index == base.segment)
+                .then_some(before.last_record_offset)
+                .flatten();
             let log = finish_open(
                 dir,
                 last,
                 scan,
+                last_record_before,
                 file_bytes,
                 sealed_bytes,
                 segment_bytes_max,
@@ -393,6 +408,132 @@ pub fn open_from_base(
         let next = segment_path(&dir, index);
         segment_bytes = std::fs::read(&next).map_err(LogError::io(&next, "read"))?;
     }
+}
+
+fn unverified(why: String) -> BaseOpenError {
+    BaseOpenError::Unverified(why)
+}
+
+/// What the log holds just before a base's location, as checked by [`check_last_record`] or
+/// [`walk_covered_part`].
+struct BeforeBase {
+    /// Position of the last event before the location.
+    last_position: u64,
+    /// Position of the last commit before the location; None: not in the covered part of the
+    /// base's segment (earlier segments are searched).
+    last_commit_position: Option<u64>,
+    /// Where the last record before the location starts in the base's segment.
+    last_record_offset: Option<u64>,
+}
+
+/// The base recorded where its last record starts: that frame alone must end exactly at the
+/// base's offset, pass its CRC32C, and be the event at the base's position (or the commit at the
+/// recorded commit position, which cannot lie beyond it). One `pread` of one frame, whatever the
+/// size of the segment.
+fn check_last_record(
+    file: &std::fs::File,
+    path: &Path,
+    base: &LogBase,
+    last: LastRecord,
+) -> Result<BeforeBase, BaseOpenError> {
+    use std::os::unix::fs::FileExt;
+    let frame_max = (FRAME_PREFIX_BYTES + RECORD_BYTES_MAX) as u64;
+    if last.offset < SEGMENT_HEADER_BYTES as u64
+        || last.offset >= base.offset
+        || base.offset - last.offset > frame_max
+    {
+        return Err(unverified(format!(
+            "the base's last record at byte {} cannot end at byte {} of segment {}",
+            last.offset, base.offset, base.segment
+        )));
+    }
+    let mut frame = vec![0u8; (base.offset - last.offset) as usize];
+    file.read_exact_at(&mut frame, last.offset)
+        .map_err(|e| unverified(format!("cannot read {}: {e}", path.display())))?;
+    let hop = hop_frames(&frame, 0, frame.len(), true).map_err(|why| {
+        unverified(format!(
+            "the base's last record at byte {} of segment {} is not one record ending at byte \
+             {} ({why}, counting bytes from the record's start)",
+            last.offset, base.segment, base.offset
+        ))
+    })?;
+    let not_it = |what: String| {
+        unverified(format!(
+            "the record at byte {} of segment {} {what}",
+            last.offset, base.segment
+        ))
+    };
+    if hop.records != 1 {
+        return Err(not_it(format!(
+            "is {} records, not one ending at byte {}",
+            hop.records, base.offset
+        )));
+    }
+    match (hop.last_event_position, hop.last_commit_position) {
+        (Some(position), _) if position != base.last_position => Err(not_it(format!(
+            "is event position {position}, the base's last event is position {}",
+            base.last_position
+        ))),
+        (Some(_), _) => Ok(BeforeBase {
+            last_position: base.last_position,
+            last_commit_position: Some(last.commit_position),
+            last_record_offset: Some(last.offset),
+        }),
+        (None, Some(position))
+            if position != last.commit_position || position > base.last_position =>
+        {
+            Err(not_it(format!(
+                "is a commit at position {position}, the base recorded its last commit at {} \
+                 and its last event at {}",
+                last.commit_position, base.last_position
+            )))
+        }
+        (None, _) => Ok(BeforeBase {
+            last_position: base.last_position,
+            last_commit_position: Some(last.commit_position),
+            last_record_offset: Some(last.offset),
+        }),
+    }
+}
+
+/// The base did not record its last record (a region or snapshot from an older release, or a
+/// location at the very start of a segment): walk the covered part of its segment frame by
+/// frame, lengths, kinds, positions and CRC32C, through a read-only mapping rather than a copy.
+fn walk_covered_part(
+    file: &std::fs::File,
+    path: &Path,
+    base: &LogBase,
+    position_before: u64,
+) -> Result<BeforeBase, BaseOpenError> {
+    let cannot = |e: std::io::Error| unverified(format!("cannot read {}: {e}", path.display()));
+    // SAFETY: nothing truncates a segment while the log is being opened (the daemon that opens
+    // it is its only writer); the mapping is dropped before the tail is scanned or cut.
+    let mapped = unsafe { memmap2::Mmap::map(file) }.map_err(cannot)?;
+    let offset = usize::try_from(base.offset).unwrap_or(usize::MAX);
+    let hop = hop_frames(&mapped, SEGMENT_HEADER_BYTES, offset, true).map_err(|why| {
+        unverified(format!(
+            "the base's byte offset {} of segment {} is not a record boundary: {why}",
+            base.offset, base.segment
+        ))
+    })?;
+    Ok(BeforeBase {
+        last_position: hop.last_event_position.unwrap_or(position_before),
+        last_commit_position: hop.last_commit_position,
+        last_record_offset: hop.last_record_offset.map(|at| at as u64),
+    })
+}
+
+/// The header of an open segment file.
+fn read_header_at(file: &std::fs::File, path: &Path) -> Result<SegmentHeader, LogError> {
+    use std::os::unix::fs::FileExt;
+    let mut header = [0u8; SEGMENT_HEADER_BYTES];
+    file.read_exact_at(&mut header, 0)
+        .map_err(LogError::io(path, "read the header of"))?;
+    SegmentHeader::decode(&header).map_err(|e| LogError::Corrupt {
+        path: path.into(),
+        offset: 0,
+        why: e.to_string(),
+    })
 }
 
 /// The header of a segment file and the file's size, reading only the header.

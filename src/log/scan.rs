@@ -249,6 +249,8 @@ pub struct SegmentScan {
     /// Offset just after the last complete record.
     pub valid_bytes: u64,
     pub records: u64,
+    /// Where the last complete record scanned starts (None: the scan found no record).
+    pub last_record_offset: Option<u64>,
     /// Set when the segment ends in a torn tail (only with [`TailPolicy::Last`]).
     pub torn: Option<String>,
 }
@@ -303,6 +305,7 @@ pub fn scan_records(
 ) -> Result<SegmentScan, LogError> {
     let mut at = start;
     let mut records = 0;
+    let mut last_record_offset = None;
     loop {
         match next_record(bytes, at) {
             Next::Record { record, len } => {
@@ -320,12 +323,14 @@ pub fn scan_records(
                     why,
                 })?;
                 records += 1;
+                last_record_offset = Some(offset);
                 at += len;
             }
             Next::End => {
                 return Ok(SegmentScan {
                     valid_bytes: at as u64,
                     records,
+                    last_record_offset,
                     torn: None,
                 })
             }
@@ -333,6 +338,7 @@ pub fn scan_records(
                 return Ok(SegmentScan {
                     valid_bytes: at as u64,
                     records,
+                    last_record_offset,
                     torn: Some(why),
                 });
             }
@@ -390,6 +396,8 @@ pub struct FrameHop {
     pub last_event_position: Option<u64>,
     /// Position of the last commit record walked over, if any.
     pub last_commit_position: Option<u64>,
+    /// Where the last frame walked over starts, if any.
+    pub last_record_offset: Option<usize>,
 }
 
 /// Walk the frames of `bytes[start..end]` by their length fields only, reading each record's
@@ -441,6 +449,7 @@ pub fn hop_frames(
             kind => return Err(format!("the frame at byte {at} has record kind {kind}")),
         }
         hop.records += 1;
+        hop.last_record_offset = Some(at);
         at = body + body_len;
     }
     Ok(hop)

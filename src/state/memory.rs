@@ -4,7 +4,7 @@
 use super::StateStore;
 use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
-use eventsrv_format::region::{LogLocation, RegionError, RegionImage, RegionStats};
+use eventsrv_format::region::{LastRecord, LogLocation, RegionError, RegionImage, RegionStats};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ pub struct MemoryState {
     pub workers: Cell<u32>,
     pub clients: Cell<u32>,
     pub applied_location: Cell<Option<LogLocation>>,
+    pub applied_last_record: Cell<Option<LastRecord>>,
 }
 
 impl StateStore for MemoryState {
@@ -170,11 +171,17 @@ impl StateStore for MemoryState {
     fn clear_applied_location(&self) {
         self.applied_location.set(None);
     }
-    fn set_applied_location(&self, location: LogLocation) {
+    fn set_applied_location(&self, location: LogLocation, last: Option<LastRecord>) {
         self.applied_location.set(Some(location));
+        self.applied_last_record.set(last);
     }
     fn applied_location(&self) -> Option<LogLocation> {
         self.applied_location.get()
+    }
+    fn applied_last_record(&self) -> Option<LastRecord> {
+        self.applied_location
+            .get()
+            .and(self.applied_last_record.get())
     }
     fn copy_image(&mut self) -> Option<RegionImage> {
         None

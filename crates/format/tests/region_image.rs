@@ -4,7 +4,8 @@
 mod region_support;
 
 use eventsrv_format::region::{
-    layout, LogLocation, MappedRegion, RegionError, RegionState, RegionView, RegionWriter,
+    layout, LastRecord, LogLocation, MappedRegion, RegionError, RegionState, RegionView,
+    RegionWriter,
 };
 use region_support::*;
 
@@ -81,7 +82,7 @@ fn populated(path: &std::path::Path, events: u64) -> RegionWriter {
         .expect("checkpoint");
     writer.publish_committed(events);
     writer.publish_projected(events - 1);
-    writer.set_applied_location(location(events + 4));
+    writer.set_applied_location(location(events + 4), None);
     writer
 }
 
@@ -110,7 +111,7 @@ fn more(writer: &mut RegionWriter, from: u64, to: u64) {
         .set_checkpoint("Projector\\B", to)
         .expect("checkpoint");
     writer.publish_committed(to);
-    writer.set_applied_location(location(to + 10));
+    writer.set_applied_location(location(to + 10), None);
 }
 
 #[test]
@@ -240,4 +241,60 @@ fn a_surviving_region_is_adopted_only_between_batches() {
         RegionWriter::open_existing(&path),
         Err(RegionError::Corrupt { .. })
     ));
+}
+
+#[test]
+fn the_last_record_travels_with_the_applied_location_and_a_misfit_reads_as_unknown() {
+    let (_dir, path) = region_path();
+    let mut writer = populated(&path, 50);
+    assert_eq!(writer.applied_last_record(), None, "set without one");
+    let last = LastRecord {
+        offset: location(54).offset - 100,
+        commit_position: 49,
+    };
+    writer.set_applied_location(location(54), Some(last));
+    assert_eq!(writer.applied_last_record(), Some(last));
+    let image = writer.copy_image();
+    let (_dir2, copy_path) = region_path();
+    let copy = RegionWriter::create_from_image(
+        &copy_path,
+        REGION_TEST_BYTES,
+        3,
+        image.bytes.len() as u64,
+        |dest| {
+            dest.copy_from_slice(&image.bytes);
+            Ok(())
+        },
+    )
+    .expect("image loads");
+    assert_eq!(
+        copy.applied_last_record(),
+        Some(last),
+        "an image carries it"
+    );
+    writer.clear_applied_location();
+    assert_eq!(
+        writer.applied_last_record(),
+        None,
+        "not while a batch is applied"
+    );
+    writer.set_applied_location(location(54), Some(last));
+    drop(writer);
+    assert_eq!(
+        RegionWriter::open_existing(&path)
+            .expect("adopt")
+            .applied_last_record(),
+        Some(last),
+        "a surviving region carries it"
+    );
+    // A stored start that does not lie before the location (bytes from outside the process)
+    // reads as unknown: the boot walks the segment instead.
+    for misfit in [location(54).offset, 63, u64::MAX] {
+        let mut bytes = std::fs::read(&path).expect("region");
+        let at = layout::OFF_APPLIED_LAST_RECORD as usize;
+        bytes[at..at + 8].copy_from_slice(&misfit.to_le_bytes());
+        std::fs::write(&path, &bytes).expect("poke");
+        let adopted = RegionWriter::open_existing(&path).expect("adopt");
+        assert_eq!(adopted.applied_last_record(), None, "{misfit}");
+    }
 }

@@ -182,11 +182,14 @@ fn an_image_of_a_swapped_region_loads_and_keeps_swapping_the_same_way() {
         .chain([swap("A", "Shadow\\A")])
         .collect();
     apply(&mut original, &changes);
-    original.set_applied_location(LogLocation {
-        segment: 1,
-        offset: 64,
-        records: 1,
-    });
+    original.set_applied_location(
+        LogLocation {
+            segment: 1,
+            offset: 64,
+            records: 1,
+        },
+        None,
+    );
     let image = original.copy_image();
     let mut copy = RegionWriter::create_from_image(
         &copy_path,

@@ -27,6 +27,16 @@ pub struct LogLocation {
     pub records: u64,
 }
 
+/// The last record before a [`LogLocation`]: where its frame starts (a byte offset in the
+/// location's segment, so the frame is `[offset, location.offset)`), and the position of the last
+/// commit record up to the location (0 if none). A boot checks the location against the log by
+/// this one frame instead of walking the segment (docs/snapshots.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastRecord {
+    pub offset: u64,
+    pub commit_position: u64,
+}
+
 /// A region's bytes `[0, arena tail)`, taken between two batches, with the facts a snapshot
 /// header repeats. The per-file header fields are already normalised (state building, pid and
 /// connection counters 0).
@@ -77,21 +87,59 @@ impl RegionView<'_> {
             records: load(OFF_APPLIED_RECORDS),
         })
     }
+
+    /// The last record before the applied location, if the daemon that set it recorded one that
+    /// fits it (a frame starting after the segment header and ending at the location); None for
+    /// anything else, which only costs a boot the walk over the segment.
+    pub fn applied_last_record(&self) -> Option<LastRecord> {
+        let location = self.applied_location()?;
+        let load = |off| {
+            self.atomic_u64(off)
+                .expect("header word inside every view")
+                .load(Ordering::Acquire)
+        };
+        let last = LastRecord {
+            offset: load(OFF_APPLIED_LAST_RECORD),
+            commit_position: load(OFF_APPLIED_LAST_COMMIT),
+        };
+        let fits = last.offset >= crate::log_record::SEGMENT_HEADER_BYTES as u64
+            && last.offset < location.offset;
+        fits.then_some(last)
+    }
 }
 
 impl RegionWriter {
     /// Record that the region now holds exactly the log records before `location` (after a batch
-    /// is applied and published).
-    pub fn set_applied_location(&self, location: LogLocation) {
+    /// is applied and published), and where the last of them starts if it is in `location`'s
+    /// segment (None: not known, or the segment holds no record yet).
+    pub fn set_applied_location(&self, location: LogLocation, last: Option<LastRecord>) {
         assert!(location.segment >= 1, "segments are numbered from 1");
         assert!(
             location.offset >= crate::log_record::SEGMENT_HEADER_BYTES as u64,
             "a record ends after the segment header"
         );
+        if let Some(last) = last {
+            assert!(
+                last.offset >= crate::log_record::SEGMENT_HEADER_BYTES as u64
+                    && last.offset < location.offset,
+                "the last record {last:?} starts inside the segment, before {location:?}"
+            );
+        }
+        let last = last.unwrap_or(LastRecord {
+            offset: 0,
+            commit_position: 0,
+        });
+        // Segment 0 first: no reader pairs the old location with the new last record.
+        self.atomic_u64(OFF_APPLIED_SEGMENT)
+            .store(0, Ordering::Relaxed);
         self.atomic_u64(OFF_APPLIED_OFFSET)
             .store(location.offset, Ordering::Relaxed);
         self.atomic_u64(OFF_APPLIED_RECORDS)
             .store(location.records, Ordering::Relaxed);
+        self.atomic_u64(OFF_APPLIED_LAST_RECORD)
+            .store(last.offset, Ordering::Relaxed);
+        self.atomic_u64(OFF_APPLIED_LAST_COMMIT)
+            .store(last.commit_position, Ordering::Relaxed);
         self.atomic_u64(OFF_APPLIED_SEGMENT)
             .store(location.segment, Ordering::Release);
     }
@@ -105,6 +153,10 @@ impl RegionWriter {
 
     pub fn applied_location(&self) -> Option<LogLocation> {
         self.view().applied_location()
+    }
+
+    pub fn applied_last_record(&self) -> Option<LastRecord> {
+        self.view().applied_last_record()
     }
 
     /// Copy `[0, arena tail)` for a snapshot. `&mut self`: nothing in this process can change the

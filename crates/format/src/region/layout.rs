@@ -33,6 +33,11 @@ pub const OFF_CHECKPOINTS_LIST: u64 = 896;
 pub const OFF_APPLIED_SEGMENT: u64 = 1280;
 pub const OFF_APPLIED_OFFSET: u64 = 1288;
 pub const OFF_APPLIED_RECORDS: u64 = 1296;
+/// Where the last record before the applied location starts in its segment, and the position of
+/// the last commit record up to it ([`super::LastRecord`]): let a boot check the location with one
+/// frame instead of walking the segment. 0 = not recorded (the boot walks the segment instead).
+pub const OFF_APPLIED_LAST_RECORD: u64 = 1312;
+pub const OFF_APPLIED_LAST_COMMIT: u64 = 1320;
 /// Class swaps applied so far (docs/region.md, "Swapping a class"); the n-th swap gives the
 /// emptied shadow the entity key index `SWAP_KEY_INDEX_BASE + n`.
 pub const OFF_CLASS_SWAPS: u64 = 1304;

@@ -26,7 +26,7 @@ mod records;
 mod swap;
 mod writer;
 
-pub use image::{LogLocation, RegionImage};
+pub use image::{LastRecord, LogLocation, RegionImage};
 pub use queries::{EntityIter, EntityRef, EventRef};
 pub use reader::{HeaderSnapshot, MappedRegion, RegionView};
 pub use writer::{
