@@ -249,16 +249,17 @@ impl RegionWriter {
 
     /// Current version of a stream (0 if none), including events appended but not yet published.
     pub fn stream_version(&self, stream: &str) -> u64 {
-        match self.find_key(CELL_STREAM, stream.as_bytes()) {
-            Some(found) => {
-                self.view()
-                    .event_record(found.value)
-                    .expect("own event record")
-                    .event
-                    .stream_version
-            }
-            None => 0,
-        }
+        self.find_key(CELL_STREAM, stream.as_bytes())
+            .map_or(0, |found| self.stream_version_at(found.value))
+    }
+
+    /// The stream version of the event record at `record_off` (a stream cell's value).
+    fn stream_version_at(&self, record_off: u64) -> u64 {
+        self.view()
+            .event_record(record_off)
+            .expect("own event record")
+            .event
+            .stream_version
     }
 
     /// Current checkpoint of a projector/reactor (0 if none).
@@ -282,8 +283,9 @@ impl RegionWriter {
             "event positions are dense"
         );
         let stream = event.stream.as_bytes();
+        // One lookup serves the version check and the cell update.
         let found = self.find_key(CELL_STREAM, stream);
-        let current_version = self.stream_version(&event.stream);
+        let current_version = found.map_or(0, |found| self.stream_version_at(found.value));
         assert_eq!(
             event.stream_version,
             current_version + 1,
