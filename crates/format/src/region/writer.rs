@@ -253,15 +253,6 @@ impl RegionWriter {
             .map_or(0, |found| self.stream_version_at(found.value))
     }
 
-    /// The stream version of the event record at `record_off` (a stream cell's value).
-    fn stream_version_at(&self, record_off: u64) -> u64 {
-        self.view()
-            .event_record(record_off)
-            .expect("own event record")
-            .event
-            .stream_version
-    }
-
     /// Current checkpoint of a projector/reactor (0 if none).
     pub fn checkpoint(&self, name: &str) -> u64 {
         self.find_key(CELL_CHECKPOINT, name.as_bytes())
