@@ -14,11 +14,11 @@ use eventsrv_format::limits::{
     TYPE_NAME_BYTES_MAX,
 };
 use eventsrv_format::log_record::{
-    assert_event_valid, encoded_len, CommitRecord, EventRecord, LogRecord, FRAME_PREFIX_BYTES,
+    encoded_len, CommitRecord, EventRecord, LogRecord, FRAME_PREFIX_BYTES,
 };
 use eventsrv_format::protocol::{CheckpointMove, EntityChange, ErrorCode, NewEvent, Response};
 use eventsrv_format::vtree;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 /// What a planned request will be answered once the batch is durable.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,72 +35,97 @@ pub enum Planned {
     },
 }
 
-/// What the batches written but not yet applied to the region will change, keyed by the batch
-/// that changed it last (so applying a batch forgets exactly what the region now holds).
+/// Stream versions or checkpoints by name. foldhash, not the std SipHash: these maps are hashed
+/// a few times per request on the writer thread (SipHash was ~15% of its instructions), and
+/// foldhash keeps a per-process random seed, so a client cannot pick colliding stream ids
+/// offline.
+type ByName = foldhash::HashMap<String, u64>;
+
+/// Emptied [`BatchEffects`] kept for the next plans, so a batch allocates no maps.
+const SPARE_EFFECTS_MAX: usize = 4;
+
+/// What the batches written but not yet applied to the region will change: each batch's
+/// [`BatchEffects`], in log order (so applying a batch forgets exactly what the region now holds,
+/// with no per-key work). Planning looks them up newest first; few batches are ever unapplied
+/// (one being synced, one durable being applied).
 #[derive(Debug, Default)]
 pub struct Unapplied {
-    stream_versions: HashMap<String, (u64, u64)>,
-    checkpoints: HashMap<String, (u64, u64)>,
+    batches: VecDeque<(u64, BatchEffects)>,
     reserved_bytes: u64,
+    spare: Vec<BatchEffects>,
 }
 
 /// What one planned batch changes, handed to [`Unapplied::add`] once it is written.
 #[derive(Debug, Default)]
 pub struct BatchEffects {
-    stream_versions: HashMap<String, u64>,
-    checkpoints: HashMap<String, u64>,
+    stream_versions: ByName,
+    checkpoints: ByName,
     reserved_bytes: u64,
 }
 
-/// Keys to forget once the batch is applied (see [`Unapplied::remove`]).
-#[derive(Debug, Default)]
-pub struct AppliedKeys {
-    streams: Vec<String>,
-    checkpoints: Vec<String>,
-    reserved_bytes: u64,
+impl BatchEffects {
+    fn is_empty(&self) -> bool {
+        self.stream_versions.is_empty() && self.checkpoints.is_empty() && self.reserved_bytes == 0
+    }
 }
 
 impl Unapplied {
     pub fn is_empty(&self) -> bool {
-        self.stream_versions.is_empty() && self.checkpoints.is_empty() && self.reserved_bytes == 0
+        self.batches.is_empty() && self.reserved_bytes == 0
     }
 
     /// Batch `batch` was written: later plans see its versions and its reserved room.
-    pub fn add(&mut self, batch: u64, effects: BatchEffects) -> AppliedKeys {
-        let mut keys = AppliedKeys {
-            reserved_bytes: effects.reserved_bytes,
-            ..AppliedKeys::default()
-        };
-        for (stream, version) in effects.stream_versions {
-            keys.streams.push(stream.clone());
-            self.stream_versions.insert(stream, (version, batch));
-        }
-        for (name, position) in effects.checkpoints {
-            keys.checkpoints.push(name.clone());
-            self.checkpoints.insert(name, (position, batch));
+    pub fn add(&mut self, batch: u64, effects: BatchEffects) {
+        if let Some((last, _)) = self.batches.back() {
+            assert!(*last < batch, "batches are written in order");
         }
         self.reserved_bytes += effects.reserved_bytes;
-        keys
+        self.batches.push_back((batch, effects));
     }
 
-    /// Batch `batch` is applied to the region: forget what the region now answers itself
-    /// (unless a later unapplied batch changed it again).
-    pub fn remove(&mut self, batch: u64, keys: AppliedKeys) {
-        for stream in keys.streams {
-            if self.stream_versions.get(&stream).map(|(_, b)| *b) == Some(batch) {
-                self.stream_versions.remove(&stream);
-            }
-        }
-        for name in keys.checkpoints {
-            if self.checkpoints.get(&name).map(|(_, b)| *b) == Some(batch) {
-                self.checkpoints.remove(&name);
-            }
-        }
+    /// Batch `batch` is applied to the region: forget what the region now answers itself.
+    /// Batches are applied in log order, so it is the oldest unapplied one.
+    pub fn remove(&mut self, batch: u64) {
+        let (oldest, effects) = self
+            .batches
+            .pop_front()
+            .expect("a batch is applied once, after it was added");
+        assert_eq!(oldest, batch, "batches are applied in log order");
         assert!(
-            self.reserved_bytes >= keys.reserved_bytes,
+            self.reserved_bytes >= effects.reserved_bytes,
             "room is released once, by the batch that reserved it"
         );
-        self.reserved_bytes -= keys.reserved_bytes;
+        self.reserved_bytes -= effects.reserved_bytes;
+        self.recycle(effects);
+    }
+
+    /// Empty maps (with their room) for the next plan.
+    pub fn spare_effects(&mut self) -> BatchEffects {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Keep `effects` (of an applied batch, or a plan that wrote nothing) for a later plan.
+    pub fn recycle(&mut self, mut effects: BatchEffects) {
+        if self.spare.len() < SPARE_EFFECTS_MAX {
+            effects.stream_versions.clear();
+            effects.checkpoints.clear();
+            effects.reserved_bytes = 0;
+            self.spare.push(effects);
+        }
+    }
+
+    fn stream_version(&self, stream: &str) -> Option<u64> {
+        self.batches
+            .iter()
+            .rev()
+            .find_map(|(_, effects)| effects.stream_versions.get(stream).copied())
+    }
+
+    fn checkpoint(&self, name: &str) -> Option<u64> {
+        self.batches
+            .iter()
+            .rev()
+            .find_map(|(_, effects)| effects.checkpoints.get(name).copied())
     }
 }
 
@@ -111,9 +136,7 @@ pub struct BatchPlan<'a> {
     recorded_at_us: i64,
     last_position: u64,
     last_commit_position: u64,
-    stream_versions: HashMap<String, u64>,
-    checkpoints: HashMap<String, u64>,
-    reserved_bytes: u64,
+    effects: BatchEffects,
 }
 
 fn invalid(message: String) -> Planned {
@@ -131,32 +154,29 @@ fn check_len(what: &str, len: usize, max: usize) -> Result<(), String> {
 }
 
 impl<'a> BatchPlan<'a> {
+    /// A plan on top of `unapplied`, recording what it changes into `effects` (empty: see
+    /// [`Unapplied::spare_effects`]).
     pub fn new(
         unapplied: &'a Unapplied,
+        effects: BatchEffects,
         last_position: u64,
         last_commit_position: u64,
         recorded_at_us: i64,
     ) -> BatchPlan<'a> {
+        assert!(effects.is_empty(), "a plan starts from empty effects");
         BatchPlan {
             records: Vec::new(),
             unapplied,
             recorded_at_us,
             last_position,
             last_commit_position,
-            stream_versions: HashMap::new(),
-            checkpoints: HashMap::new(),
-            reserved_bytes: 0,
+            effects,
         }
     }
 
     /// The records to write and what they change.
     pub fn finish(self) -> (Vec<LogRecord>, BatchEffects) {
-        let effects = BatchEffects {
-            stream_versions: self.stream_versions,
-            checkpoints: self.checkpoints,
-            reserved_bytes: self.reserved_bytes,
-        };
-        (self.records, effects)
+        (self.records, self.effects)
     }
 
     pub fn last_position(&self) -> u64 {
@@ -164,23 +184,25 @@ impl<'a> BatchPlan<'a> {
     }
 
     fn stream_version<S: StateStore>(&self, state: &S, stream: &str) -> u64 {
-        self.stream_versions
+        self.effects
+            .stream_versions
             .get(stream)
             .copied()
-            .or_else(|| self.unapplied.stream_versions.get(stream).map(|(v, _)| *v))
+            .or_else(|| self.unapplied.stream_version(stream))
             .unwrap_or_else(|| state.stream_version(stream))
     }
 
     fn checkpoint<S: StateStore>(&self, state: &S, name: &str) -> u64 {
-        self.checkpoints
+        self.effects
+            .checkpoints
             .get(name)
             .copied()
-            .or_else(|| self.unapplied.checkpoints.get(name).map(|(p, _)| *p))
+            .or_else(|| self.unapplied.checkpoint(name))
             .unwrap_or_else(|| state.checkpoint(name))
     }
 
     fn reserve<S: StateStore>(&mut self, state: &S, bytes: u64) -> Result<(), Planned> {
-        let total = self.reserved_bytes.saturating_add(bytes);
+        let total = self.effects.reserved_bytes.saturating_add(bytes);
         // Room reserved by unapplied batches is not yet used in the region.
         let with_unapplied = total.saturating_add(self.unapplied.reserved_bytes);
         state.ensure_room(with_unapplied).map_err(|e| {
@@ -189,7 +211,7 @@ impl<'a> BatchPlan<'a> {
                 message: e.to_string(),
             })
         })?;
-        self.reserved_bytes = total;
+        self.effects.reserved_bytes = total;
         Ok(())
     }
 
@@ -224,9 +246,8 @@ impl<'a> BatchPlan<'a> {
                 metadata: new.metadata,
                 payload: new.payload,
             };
-            if let Err(why) = assert_event_valid(&event) {
-                return invalid(format!("event {i}: {why}"));
-            }
+            // validate_append checked what assert_event_valid does (lengths, value trees; the
+            // version is at least 1); encode_record asserts it again before the write.
             region_bytes = region_bytes.saturating_add(state.event_bytes_bound(&event));
             let record = LogRecord::Event {
                 position: first_position + i as u64,
@@ -243,7 +264,7 @@ impl<'a> BatchPlan<'a> {
         let count = records.len() as u64;
         let stream_version = current + count;
         self.last_position += count;
-        self.stream_versions.insert(stream, stream_version);
+        self.effects.stream_versions.insert(stream, stream_version);
         self.records.extend(records);
         Planned::Appended {
             first_position,
@@ -319,7 +340,7 @@ impl<'a> BatchPlan<'a> {
         }
         if let LogRecord::Commit { commit, .. } = &record {
             for (name, position) in &commit.checkpoints {
-                self.checkpoints.insert(name.clone(), *position);
+                self.effects.checkpoints.insert(name.clone(), *position);
             }
         }
         self.last_commit_position = position;
@@ -425,4 +446,110 @@ fn check_record_size(record: &LogRecord) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryState;
+    use eventsrv_format::vtree;
+
+    fn event() -> NewEvent {
+        let mut tree = vtree::Encoder::new();
+        tree.begin_map(0);
+        let tree = tree.into_bytes();
+        NewEvent {
+            event_id: [1; 16],
+            event_type: "Deposited".into(),
+            metadata: tree.clone(),
+            payload: tree,
+        }
+    }
+
+    /// Plan one append of one event to `stream` expecting `expected` on top of `unapplied`.
+    fn plan_append(
+        unapplied: &mut Unapplied,
+        state: &MemoryState,
+        stream: &str,
+        expected: u64,
+    ) -> (Planned, BatchEffects) {
+        let effects = unapplied.spare_effects();
+        let mut plan = BatchPlan::new(unapplied, effects, 0, 0, 0);
+        let planned = plan.append(state, stream.into(), expected, vec![event()]);
+        let (_, effects) = plan.finish();
+        (planned, effects)
+    }
+
+    #[test]
+    fn plans_see_unapplied_batches_newest_first_until_each_is_applied() {
+        let state = MemoryState::default();
+        let mut unapplied = Unapplied::default();
+        let (planned, effects) = plan_append(&mut unapplied, &state, "a", 0);
+        assert!(matches!(
+            planned,
+            Planned::Appended {
+                stream_version: 1,
+                ..
+            }
+        ));
+        unapplied.add(1, effects);
+        let (planned, effects) = plan_append(&mut unapplied, &state, "a", 1);
+        assert!(matches!(
+            planned,
+            Planned::Appended {
+                stream_version: 2,
+                ..
+            }
+        ));
+        unapplied.add(2, effects);
+        // Batch 2 is newest: a plan expecting batch 1's version conflicts.
+        let (planned, effects) = plan_append(&mut unapplied, &state, "a", 1);
+        assert!(matches!(
+            planned,
+            Planned::Refused(Response::Conflict {
+                actual_version: 2,
+                ..
+            })
+        ));
+        unapplied.recycle(effects);
+        unapplied.remove(1);
+        unapplied.remove(2);
+        assert!(unapplied.is_empty());
+        // Applied: the (here unchanged) state answers again.
+        let (planned, _) = plan_append(&mut unapplied, &state, "a", 0);
+        assert!(matches!(
+            planned,
+            Planned::Appended {
+                stream_version: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn recycled_effects_come_back_empty_and_the_spares_are_bounded() {
+        let state = MemoryState::default();
+        let mut unapplied = Unapplied::default();
+        for batch in 1..=(SPARE_EFFECTS_MAX as u64 + 2) {
+            let (_, effects) = plan_append(&mut unapplied, &state, "a", EXPECTED_VERSION_ANY);
+            unapplied.add(batch, effects);
+        }
+        for batch in 1..=(SPARE_EFFECTS_MAX as u64 + 2) {
+            unapplied.remove(batch);
+        }
+        assert_eq!(unapplied.spare.len(), SPARE_EFFECTS_MAX);
+        assert!(unapplied.spare_effects().is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "batches are applied in log order")]
+    fn applying_out_of_log_order_is_a_bug() {
+        let state = MemoryState::default();
+        let mut unapplied = Unapplied::default();
+        for batch in 1..=2 {
+            let (_, effects) = plan_append(&mut unapplied, &state, "a", EXPECTED_VERSION_ANY);
+            unapplied.add(batch, effects);
+        }
+        unapplied.remove(2);
+    }
 }

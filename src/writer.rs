@@ -10,7 +10,7 @@
 //! fdatasync (the kernel may have dropped the dirty pages: it answers every request not yet
 //! durable with a storage error, marks the daemon failed, and stops).
 
-use crate::batch::{AppliedKeys, BatchPlan, Planned, Unapplied};
+use crate::batch::{BatchPlan, Planned, Unapplied};
 use crate::boot::{apply_record, BootSummary};
 use crate::log::appender::WrittenBatch;
 use crate::log::{Log, LogError};
@@ -140,7 +140,6 @@ struct InFlight {
     written: Option<WrittenBatch>,
     records: Vec<LogRecord>,
     answers: Vec<(Answer, ReplySender)>,
-    keys: AppliedKeys,
 }
 
 /// How one request of a batch will be answered.
@@ -330,8 +329,10 @@ impl<S: StateStore> Writer<S> {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
             .unwrap_or(0);
+        let effects = self.unapplied.spare_effects();
         let mut plan = BatchPlan::new(
             &self.unapplied,
+            effects,
             self.log.last_position(),
             self.log.last_commit_position(),
             recorded_at_us,
@@ -362,12 +363,12 @@ impl<S: StateStore> Writer<S> {
         }
         let (records, effects) = plan.finish();
         if records.is_empty() {
+            self.unapplied.recycle(effects);
             let after = InFlight {
                 waits_for: self.written_batch,
                 written: None,
                 records,
                 answers,
-                keys: AppliedKeys::default(),
             };
             if self.in_flight.is_empty() {
                 self.complete(after)?;
@@ -400,14 +401,13 @@ impl<S: StateStore> Writer<S> {
             }
         };
         self.written_batch += 1;
-        let keys = self.unapplied.add(self.written_batch, effects);
+        self.unapplied.add(self.written_batch, effects);
         let inline = self.in_flight.is_empty() && self.sync_inline_when_idle;
         self.in_flight.push_back(InFlight {
             waits_for: self.written_batch,
             written: Some(written),
             records,
             answers,
-            keys,
         });
         if !inline {
             queue.request_sync(SyncJob {
@@ -466,7 +466,6 @@ impl<S: StateStore> Writer<S> {
             written,
             records,
             answers,
-            keys,
         } = batch;
         assert!(
             waits_for <= self.durable_batch,
@@ -485,7 +484,7 @@ impl<S: StateStore> Writer<S> {
                     why: error,
                 }));
             }
-            self.unapplied.remove(waits_for, keys);
+            self.unapplied.remove(waits_for);
         }
         let mut snapshot_replies = Vec::new();
         for (answer, reply) in answers {

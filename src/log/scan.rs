@@ -12,7 +12,6 @@ use eventsrv_format::log_record::{
     decode_record, LogRecord, RecordError, SegmentHeader, BODY_PREFIX_BYTES, FRAME_PREFIX_BYTES,
     KIND_COMMIT, KIND_EVENT, SEGMENT_HEADER_BYTES,
 };
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +28,8 @@ pub type StreamVersionBase = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
 pub struct OrderCheck {
     last_position: u64,
     last_commit_position: u64,
-    stream_versions: HashMap<String, u64>,
+    /// foldhash, not SipHash: checked on every event the writer writes (see src/batch.rs).
+    stream_versions: foldhash::HashMap<String, u64>,
     /// Set when seeded: the versions of the streams not in `stream_versions`.
     base: Option<StreamVersionBase>,
     seeded: bool,
@@ -60,7 +60,7 @@ impl OrderCheck {
         OrderCheck {
             last_position,
             last_commit_position,
-            stream_versions: HashMap::new(),
+            stream_versions: foldhash::HashMap::default(),
             base: None,
             seeded: true,
         }
@@ -136,8 +136,13 @@ impl OrderCheck {
                     ));
                 }
                 self.last_position = *position;
-                self.stream_versions
-                    .insert(event.stream.clone(), event.stream_version);
+                match self.stream_versions.get_mut(&event.stream) {
+                    Some(version) => *version = event.stream_version,
+                    None => {
+                        self.stream_versions
+                            .insert(event.stream.clone(), event.stream_version);
+                    }
+                }
             }
             LogRecord::Commit { position, .. } => {
                 if *position < self.last_commit_position || *position > self.last_position {

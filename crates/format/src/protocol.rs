@@ -13,6 +13,9 @@ use std::io::{self, Read, Write};
 
 pub const PROTOCOL_VERSION: u8 = 1;
 pub const FRAME_LENGTH_BYTES: usize = 4;
+/// What [`encode_frame`] allocates up front; larger frames grow as usual (up to
+/// `FRAME_BYTES_MAX`).
+pub const FRAME_INITIAL_CAPACITY_BYTES: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientKind {
@@ -204,7 +207,8 @@ fn bincode_options() -> impl Options {
 
 /// Encode one message as a complete frame (length prefix included).
 pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
-    let mut out = Vec::new();
+    // Most answers (Appended, Committed, Pong, Conflict) fit without a reallocation.
+    let mut out = Vec::with_capacity(FRAME_INITIAL_CAPACITY_BYTES);
     encode_frame_into(&mut out, message)?;
     Ok(out)
 }

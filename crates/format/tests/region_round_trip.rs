@@ -557,3 +557,48 @@ fn ensure_room_with_the_summed_bounds_means_the_whole_batch_fits() {
         view.header().arena_tail
     );
 }
+
+#[test]
+fn runs_of_one_stream_and_streams_sharing_a_prefix_keep_their_own_chains() {
+    // Consecutive events of one stream reuse its cell without a hash lookup; an id that merely
+    // starts like the last one must not.
+    let (_dir, path) = region_path();
+    let mut writer = new_writer(&path, REGION_TEST_BYTES, 1);
+    writer.publish().expect("publish");
+    let appends = ["s", "s", "s", "s-longer", "s-longer", "s", "s"];
+    let mut versions = std::collections::HashMap::new();
+    for (index, stream) in appends.iter().enumerate() {
+        let version = versions.entry(*stream).or_insert(0u64);
+        *version += 1;
+        let position = index as u64 + 1;
+        writer
+            .append_event(position, &event(stream, *version, position as i64))
+            .expect("append");
+    }
+    assert_eq!(
+        (
+            writer.stream_version("s"),
+            writer.stream_version("s-longer")
+        ),
+        (5, 2)
+    );
+    writer.publish_committed(appends.len() as u64);
+    let region = MappedRegion::open(&path).expect("open");
+    let view = region.view();
+    for (stream, positions) in [("s", vec![1, 2, 3, 6, 7]), ("s-longer", vec![4, 5])] {
+        let mut out = Vec::new();
+        view.stream_events(stream.as_bytes(), 0, &mut out)
+            .expect("stream events");
+        let seen: Vec<u64> = out.iter().map(|event| event.position).collect();
+        assert_eq!(seen, positions, "stream {stream}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "versions are dense")]
+fn a_version_gap_right_after_the_same_stream_is_still_refused() {
+    let (_dir, path) = region_path();
+    let mut writer = new_writer(&path, REGION_TEST_BYTES, 1);
+    writer.append_event(1, &event("s", 1, 1)).expect("append");
+    let _ = writer.append_event(2, &event("s", 3, 2));
+}

@@ -9,6 +9,9 @@ use super::{EntityRef, EventRef, RegionError, RegionView, RegionWriter};
 use crate::log_record::EventRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Event record: the stream version (u64) at this byte (docs/region.md).
+pub(super) const EVENT_OFF_STREAM_VERSION: usize = 16;
+
 /// A hash-table cell: the atomic value and the immutable kind and key.
 pub(super) struct Cell<'a> {
     pub off: u64,
@@ -162,7 +165,7 @@ impl<'a> RegionView<'a> {
         let payload_off = metadata_off + metadata_len;
         let event = EventRef {
             position: le_u64(head, 8),
-            stream_version: le_u64(head, 16),
+            stream_version: le_u64(head, EVENT_OFF_STREAM_VERSION),
             recorded_at_us: le_u64(head, 32) as i64,
             event_id: head[40..56].try_into().expect("slice of 16 bytes"),
             stream: self.bytes(stream_off, stream_len)?,
@@ -258,7 +261,8 @@ impl RegionWriter {
         head[0..4].copy_from_slice(&record_bytes_u32.to_le_bytes());
         head[4] = RECORD_EVENT;
         head[8..16].copy_from_slice(&position.to_le_bytes());
-        head[16..24].copy_from_slice(&event.stream_version.to_le_bytes());
+        head[EVENT_OFF_STREAM_VERSION..EVENT_OFF_STREAM_VERSION + 8]
+            .copy_from_slice(&event.stream_version.to_le_bytes());
         head[24..32].copy_from_slice(&prev.to_le_bytes());
         head[32..40].copy_from_slice(&event.recorded_at_us.to_le_bytes());
         head[40..56].copy_from_slice(&event.event_id);
@@ -277,6 +281,21 @@ impl RegionWriter {
         }
         self.write_at(off, &head);
         Ok(off)
+    }
+
+    /// The stream version of the event record at `record_off`, which the writer's own stream
+    /// cell points to: one field read, not a checked decode of the whole record (this runs
+    /// twice per appended event: planning and applying).
+    pub(super) fn stream_version_at(&self, record_off: u64) -> u64 {
+        let head = self
+            .view()
+            .bytes(record_off, EVENT_OFF_STREAM_VERSION as u64 + 8)
+            .expect("own event record inside the mapping");
+        debug_assert_eq!(
+            head[4], RECORD_EVENT,
+            "a stream cell points to an event record"
+        );
+        le_u64(head, EVENT_OFF_STREAM_VERSION)
     }
 
     /// Bytes of the record of `record_off` (entity or event), for garbage accounting.

@@ -63,6 +63,9 @@ pub struct RegionWriter {
     pub(super) garbage_bytes: u64,
     pub(super) entity_count: u64,
     pub(super) stream_count: u64,
+    /// The cell of the stream the last event went to: stream cells are never moved or removed,
+    /// and an append of several events (or a busy stream) hits it without hashing the id.
+    pub(super) last_stream_cell: Option<u64>,
 }
 
 // SAFETY: `base` points into `mmap`, which the writer owns and which moves with it; nothing else
@@ -133,6 +136,7 @@ impl RegionWriter {
             garbage_bytes: 0,
             entity_count: 0,
             stream_count: 0,
+            last_stream_cell: None,
         }
     }
 
@@ -249,16 +253,8 @@ impl RegionWriter {
 
     /// Current version of a stream (0 if none), including events appended but not yet published.
     pub fn stream_version(&self, stream: &str) -> u64 {
-        match self.find_key(CELL_STREAM, stream.as_bytes()) {
-            Some(found) => {
-                self.view()
-                    .event_record(found.value)
-                    .expect("own event record")
-                    .event
-                    .stream_version
-            }
-            None => 0,
-        }
+        self.find_key(CELL_STREAM, stream.as_bytes())
+            .map_or(0, |found| self.stream_version_at(found.value))
     }
 
     /// Current checkpoint of a projector/reactor (0 if none).
@@ -282,8 +278,12 @@ impl RegionWriter {
             "event positions are dense"
         );
         let stream = event.stream.as_bytes();
-        let found = self.find_key(CELL_STREAM, stream);
-        let current_version = self.stream_version(&event.stream);
+        // One lookup serves the version check and the cell update: (cell, its last record).
+        let found = self.last_stream_cell_of(stream).or_else(|| {
+            self.find_key(CELL_STREAM, stream)
+                .map(|found| (found.cell_off, found.value))
+        });
+        let current_version = found.map_or(0, |(_, record_off)| self.stream_version_at(record_off));
         assert_eq!(
             event.stream_version,
             current_version + 1,
@@ -297,23 +297,38 @@ impl RegionWriter {
         }
         self.check_room(needed)?;
 
-        let prev = found.map_or(0, |found| found.value);
+        let prev = found.map_or(0, |(_, record_off)| record_off);
         let record_off = self.write_event_record(position, prev, event)?;
-        match found {
-            Some(found) => self
-                .atomic_u64(found.cell_off)
-                .store(record_off, Ordering::Release),
+        let cell_off = match found {
+            Some((cell_off, _)) => {
+                self.atomic_u64(cell_off)
+                    .store(record_off, Ordering::Release);
+                cell_off
+            }
             None => {
                 let cell_off = self.write_cell(CELL_STREAM, stream, record_off)?;
                 self.insert_key(CELL_STREAM, stream, cell_off)?;
                 self.stream_count += 1;
                 self.atomic_u64(OFF_STREAM_COUNT)
                     .store(self.stream_count, Ordering::Release);
+                cell_off
             }
-        }
+        };
+        self.last_stream_cell = Some(cell_off);
         self.list_append(OFF_EVENTS_LIST, record_off)?;
         self.last_position = position;
         Ok(())
+    }
+
+    /// The last appended stream's cell, if `stream` is that stream (a key compare instead of a
+    /// hash and a probe): the cell and the record it points to.
+    fn last_stream_cell_of(&self, stream: &[u8]) -> Option<(u64, u64)> {
+        let cell_off = self.last_stream_cell?;
+        let cell = self
+            .view()
+            .cell(cell_off, CELL_STREAM)
+            .expect("the writer's own stream cell");
+        (cell.key == stream).then(|| (cell_off, cell.value.load(Ordering::Acquire)))
     }
 
     /// Apply one entity change (upsert, delete, reset class, swap class). On `Full` nothing was written.
