@@ -390,9 +390,8 @@ mod tests {
         let receiver = Receiver::<Response>::new();
         for round in 0..200u64 {
             let sender = receiver.sender_on(Some(Arc::clone(&daemon_side)));
-            let thread = std::thread::spawn(move || {
-                sender.send(Response::Committed { position: round })
-            });
+            let thread =
+                std::thread::spawn(move || sender.send(Response::Committed { position: round }));
             // Polled while the answering thread sends: once `Sent` shows, the whole frame must be
             // readable (the loop would otherwise be free to write its next answer before it).
             let outcome = loop {
