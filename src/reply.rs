@@ -284,7 +284,9 @@ impl<T: Serialize> Sender<T> {
         let mut state = mailbox.lock();
         state.slot = match self.socket.as_deref() {
             // Sent under the lock: the connection sees `Sent` only once the bytes are out, and
-            // nothing it writes can overtake them.
+            // nothing it writes can overtake them. (Sending before the lock, then filling, halved
+            // the daemon's futex calls at 50 clients but made the loop miss ~6% of answers and
+            // wait for an eventfd notice instead, with no throughput gain: kept under the lock.)
             Some(socket) => match protocol::encode_frame(&value) {
                 // A full or broken socket sends nothing: the receiver writes, and meets any error.
                 Ok(frame) => match send_some(socket, &frame).unwrap_or(0) {
@@ -378,6 +380,32 @@ mod tests {
         assert_eq!(receiver.outcome(), Outcome::Sent);
         let back: Response = protocol::read_message(&mut client).expect("frame on the socket");
         assert_eq!(back, Response::Pong);
+    }
+
+    #[test]
+    fn a_sent_answer_is_on_the_socket_before_the_connection_can_see_it_sent() {
+        let (daemon_side, client) = UnixStream::pair().expect("socket pair");
+        let daemon_side = Arc::new(daemon_side);
+        client.set_nonblocking(true).expect("non-blocking client");
+        let receiver = Receiver::<Response>::new();
+        for round in 0..200u64 {
+            let sender = receiver.sender_on(Some(Arc::clone(&daemon_side)));
+            let thread =
+                std::thread::spawn(move || sender.send(Response::Committed { position: round }));
+            // Polled while the answering thread sends: once `Sent` shows, the whole frame must be
+            // readable (the loop would otherwise be free to write its next answer before it).
+            let outcome = loop {
+                if let Some(outcome) = receiver.try_outcome() {
+                    break outcome;
+                }
+                std::thread::yield_now();
+            };
+            assert_eq!(outcome, Outcome::Sent);
+            let back: Response =
+                protocol::read_message(&mut &client).expect("the frame was out before `Sent`");
+            assert_eq!(back, Response::Committed { position: round });
+            thread.join().expect("answering thread").expect("sent");
+        }
     }
 
     #[test]
