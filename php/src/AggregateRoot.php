@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace EventSrv;
 
 use EventSrv\Internal\HandlerMap;
+use EventSrv\Internal\NativeBackend;
 use EventSrv\Internal\Runtime;
 
 /**
@@ -39,6 +40,14 @@ abstract class AggregateRoot
 
     /** @var list<array<string, mixed>> one per recorded event */
     private array $recordedMetadata = [];
+
+    /**
+     * aggregate class => event class => its apply methods (HandlerMap's answer): recording an
+     * event, on every command's path, then costs a lookup instead of a call.
+     *
+     * @var array<class-string, array<class-string, list<string>>>
+     */
+    private static array $applyMethods = [];
 
     /** Subclasses may declare a constructor, but without required parameters. */
     protected function __construct()
@@ -186,17 +195,34 @@ abstract class AggregateRoot
         $backend = Runtime::backend();
         $correlationId = null;
         $metadata = $this->recordedMetadata;
+        // Events of one command mostly share their class and their Context metadata (often the
+        // very same array): each is looked up and extended once per persist(), not per event.
+        $class = $eventVersion = $given = $extended = null;
         foreach ($this->recordedEvents as $i => $event) {
-            if (!isset($metadata[$i][EventMeta::CORRELATION_ID])) {
-                $metadata[$i] = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $metadata[$i];
+            if ($event::class !== $class) {
+                $class = $event::class;
+                $eventVersion = EventTypes::$versionsToWrite[$class] ?? EventTypes::versionToWrite($class);
+                $given = null;
             }
-            $eventVersion = EventTypes::versionToWrite($event::class);
+            if ($metadata[$i] === $given) {
+                $metadata[$i] = $extended;
+                continue;
+            }
+            $given = $metadata[$i];
+            if (!isset($given[EventMeta::CORRELATION_ID])) {
+                $metadata[$i] = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $given;
+            }
             if ($eventVersion !== 1) {
                 $metadata[$i][EventMeta::EVENT_VERSION] = $eventVersion;
             }
+            $extended = $metadata[$i];
         }
 
-        $result = $backend->append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata);
+        // The native backend's append() is Native::append() itself: called directly, one PHP
+        // call fewer per persist().
+        $result = $backend instanceof NativeBackend
+            ? Native::append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata)
+            : $backend->append($this->aggregateUuid, $this->aggregateVersion, $this->recordedEvents, $metadata);
 
         if (!empty($result['conflict'])) {
             // These events can never be appended on top of this state: drop them, so that the
@@ -220,9 +246,11 @@ abstract class AggregateRoot
         }
 
         // The worker itself is the projector: waiting for it from inside would only stall it.
-        if (!Runtime::$inWorker) {
+        // No worker attached (append() says so): nothing to wait for, not even the ini setting.
+        $workers = $result['workers'] ?? null;
+        if (!Runtime::$inWorker && $workers !== 0) {
             $waitMs = $backend->persistWaitMs();
-            if ($waitMs > 0 && ($result['workers'] ?? $backend->positions()['workers']) > 0) {
+            if ($waitMs > 0 && ($workers ?? $backend->positions()['workers']) > 0) {
                 $backend->waitForProjection((int) $result['last_position'], $waitMs);
             }
         }
@@ -232,9 +260,14 @@ abstract class AggregateRoot
     /** Records an event and applies it to this aggregate. */
     protected function event(Event $event): static
     {
-        $this->applyEvent($event);
+        // applyEvent() and Context::metadataForNewEvent() inlined: calls are most of the cost.
+        $methods = self::$applyMethods[static::class][$event::class]
+            ??= HandlerMap::methodsFor(static::class, $event::class, 'apply', false, [self::class]);
+        foreach ($methods as $method) {
+            $this->{$method}($event);
+        }
         $this->recordedEvents[] = $event;
-        $this->recordedMetadata[] = Context::metadataForNewEvent();
+        $this->recordedMetadata[] = Context::$newEventMetadata ?? Context::metadataForNewEvent();
         return $this;
     }
 
@@ -372,7 +405,8 @@ abstract class AggregateRoot
 
     private function applyEvent(Event $event): void
     {
-        $methods = HandlerMap::methodsFor(static::class, $event::class, 'apply', false, [self::class]);
+        $methods = self::$applyMethods[static::class][$event::class]
+            ??= HandlerMap::methodsFor(static::class, $event::class, 'apply', false, [self::class]);
         foreach ($methods as $method) {
             $this->{$method}($event);
         }
