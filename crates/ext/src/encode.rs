@@ -47,23 +47,21 @@ pub fn encode_public_properties(object: &ZendObject) -> ExtResult<Vec<u8>> {
     encoder.ancestors.push(object as *const ZendObject as usize);
     let mark = encoder.out.begin_map(0);
     let mut count = 0u32;
-    if let Some(table) = engine::object_properties(object) {
-        engine::for_each(table, |key, value| {
-            let Key::Str(name) = key else {
-                return Ok(());
-            };
-            let (name, public) = engine::unmangle(name);
-            if !public {
-                return Ok(());
-            }
-            encoder.out.string(name);
-            encoder.path.push(Segment::Prop(name));
-            encoder.value(value, 1)?;
-            encoder.path.pop();
-            count += 1;
-            Ok(())
-        })?;
-    }
+    engine::for_each_property(object, |key, value| {
+        let Key::Str(name) = key else {
+            return Ok(());
+        };
+        let (name, public) = engine::unmangle(name);
+        if !public {
+            return Ok(());
+        }
+        encoder.out.string(name);
+        encoder.path.push(Segment::Prop(name));
+        encoder.value(value, 1)?;
+        encoder.path.pop();
+        count += 1;
+        Ok(())
+    })?;
     encoder.out.patch_count(mark, count);
     encoder.finish()
 }
@@ -306,20 +304,18 @@ impl<'a> ValueEncoder<'a> {
         self.enter(object as *const ZendObject as usize)?;
         let mark = self.out.begin_object(name, 0);
         let mut count = 0u32;
-        if let Some(table) = engine::object_properties(object) {
-            engine::for_each(table, |key, value| {
-                let name = match key {
-                    Key::Str(mangled) => engine::unmangle(mangled).0,
-                    Key::Int(_) => return Ok(()),
-                };
-                self.out.prop_name(name);
-                self.path.push(Segment::Prop(name));
-                self.value(value, depth + 1)?;
-                self.path.pop();
-                count += 1;
-                Ok(())
-            })?;
-        }
+        engine::for_each_property(object, |key, value| {
+            let name = match key {
+                Key::Str(mangled) => engine::unmangle(mangled).0,
+                Key::Int(_) => return Ok(()),
+            };
+            self.out.prop_name(name);
+            self.path.push(Segment::Prop(name));
+            self.value(value, depth + 1)?;
+            self.path.pop();
+            count += 1;
+            Ok(())
+        })?;
         self.out.patch_count(mark, count);
         self.ancestors.pop();
         Ok(())
