@@ -32,10 +32,12 @@ pub fn append(
         }
     };
     let mut list = Vec::with_capacity(events.len());
+    let mut builder = events::NewEventBuilder::new();
     let mut index = 0usize;
     engine::for_each(events, |_, event| {
         let meta = metadata.get_index(index as i64);
-        list.push(events::new_event(index, event, meta)?);
+        let event = builder.build(index, event, meta, list.last())?;
+        list.push(event);
         index += 1;
         Ok(())
     })?;
