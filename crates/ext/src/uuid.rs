@@ -125,21 +125,18 @@ fn fill_from_kernel(out: &mut [u8]) -> Result<(), String> {
 
 /// Lowercase `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
 ///
-/// Runs once per event read (every event's meta has its id): digits from a table into one
-/// buffer, not a `format!` per byte (that cost ~9,500 instructions per event, 30% of a replay).
+/// Runs once per event read (every event's meta has its id) and per id made: digits from a
+/// table into one buffer whose hyphens are in place, at each byte's fixed position (not a
+/// `format!` per byte: that cost ~9,500 instructions per event, 30% of a replay).
 /// Returned on the stack: the caller copies it once, into the PHP string.
 pub fn format(id: &[u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 36];
-    let mut at = 0;
-    for (index, byte) in id.iter().enumerate() {
-        if matches!(index, 4 | 6 | 8 | 10) {
-            text[at] = b'-';
-            at += 1;
-        }
+    /// Where the two digits of each byte go.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let mut text = [b'-'; 36];
+    for (byte, at) in id.iter().zip(AT) {
         text[at] = HEX[usize::from(byte >> 4)];
         text[at + 1] = HEX[usize::from(byte & 0x0f)];
-        at += 2;
     }
     text
 }
