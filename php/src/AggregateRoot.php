@@ -194,7 +194,7 @@ abstract class AggregateRoot
         }
         $backend = Runtime::backend();
         $correlationId = null;
-        $metadata = $this->recordedMetadata;
+        $metadata = [];
         // Events of one command mostly share their class and their Context metadata (often the
         // very same array): each is looked up and extended once per persist(), not per event.
         $class = $eventVersion = $given = $extended = null;
@@ -204,18 +204,16 @@ abstract class AggregateRoot
                 $eventVersion = EventTypes::$versionsToWrite[$class] ?? EventTypes::versionToWrite($class);
                 $given = null;
             }
-            if ($metadata[$i] === $given) {
-                $metadata[$i] = $extended;
-                continue;
+            if ($this->recordedMetadata[$i] !== $given) {
+                $given = $this->recordedMetadata[$i];
+                $extended = isset($given[EventMeta::CORRELATION_ID])
+                    ? $given
+                    : [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $given;
+                if ($eventVersion !== 1) {
+                    $extended[EventMeta::EVENT_VERSION] = $eventVersion;
+                }
             }
-            $given = $metadata[$i];
-            if (!isset($given[EventMeta::CORRELATION_ID])) {
-                $metadata[$i] = [EventMeta::CORRELATION_ID => $correlationId ??= Uuid::v7()] + $given;
-            }
-            if ($eventVersion !== 1) {
-                $metadata[$i][EventMeta::EVENT_VERSION] = $eventVersion;
-            }
-            $extended = $metadata[$i];
+            $metadata[] = $extended;
         }
 
         // The native backend's append() is Native::append() itself: called directly, one PHP
