@@ -77,11 +77,11 @@ impl<'a> Encoding<'a> {
         let mark = encoder.out.begin_map(0);
         let mut count = 0u32;
         engine::for_each_property(object, |key, value| {
+            // Only public names are unmangled (they start with a NUL byte otherwise).
             let Key::Str(name) = key else {
                 return Ok(());
             };
-            let (name, public) = engine::unmangle(name);
-            if !public {
+            if name.first() == Some(&0) {
                 return Ok(());
             }
             encoder.out.string(name);
