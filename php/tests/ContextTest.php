@@ -80,8 +80,8 @@ final class ContextTest extends TestCase
         };
 
         $account->add(1);
-        Context::handling($opened, static fn () => $account->add(2));
         Context::runHandler($reactor, $opened);
+        Context::handling($opened, static fn () => $account->add(2));
         Context::addMetadata(['user' => 'u1']);
         $account->add(4)->persist();
 
