@@ -29,6 +29,16 @@ final class Context
     /** @var array<string, mixed> */
     private static array $metadata = [];
 
+    /**
+     * What metadataForNewEvent() returns now, or null when it must be worked out again: every
+     * change to the state above clears it. AggregateRoot reads it per recorded event, which then
+     * costs no call. Never write it from outside this class.
+     *
+     * @internal
+     * @var array<string, mixed>|null
+     */
+    public static ?array $newEventMetadata = [];
+
     public static function correlationId(): ?string
     {
         self::readHandledIds();
@@ -51,6 +61,7 @@ final class Context
     {
         self::readHandledIds();
         self::$correlationId = $correlationId;
+        self::$newEventMetadata = null;
     }
 
     /**
@@ -62,6 +73,7 @@ final class Context
     {
         self::guard($metadata);
         self::$metadata = array_replace(self::$metadata, $metadata);
+        self::$newEventMetadata = null;
     }
 
     /**
@@ -77,10 +89,12 @@ final class Context
         self::guard($metadata);
         $saved = self::$metadata;
         self::$metadata = array_replace(self::$metadata, $metadata);
+        self::$newEventMetadata = null;
         try {
             return $callback();
         } finally {
             self::$metadata = $saved;
+            self::$newEventMetadata = null;
         }
     }
 
@@ -101,11 +115,13 @@ final class Context
             self::$causationId = $meta->eventId();
             self::$correlationId = $meta->correlationId() ?? self::$causationId;
         }
+        self::$newEventMetadata = null;
         try {
             return $callback();
         } finally {
             self::$handled = null;
             [self::$correlationId, self::$causationId] = $saved;
+            self::$newEventMetadata = null;
         }
     }
 
@@ -121,12 +137,14 @@ final class Context
         $savedCausationId = self::$causationId;
         $savedHandled = self::$handled;
         self::$handled = $event;
+        self::$newEventMetadata = null;
         try {
             return $handler->handle($event);
         } finally {
             self::$handled = $savedHandled;
             self::$correlationId = $savedCorrelationId;
             self::$causationId = $savedCausationId;
+            self::$newEventMetadata = null;
         }
     }
 
@@ -143,7 +161,8 @@ final class Context
             self::readHandledIds();
         }
         if (self::$correlationId === null && self::$causationId === null) {
-            return self::$metadata; // the common case outside handlers: no copy, no new array
+            // the common case outside handlers: no copy, no new array
+            return self::$newEventMetadata = self::$metadata;
         }
         $metadata = [];
         if (self::$correlationId !== null) {
@@ -152,7 +171,7 @@ final class Context
         if (self::$causationId !== null) {
             $metadata[EventMeta::CAUSATION_ID] = self::$causationId;
         }
-        return $metadata + self::$metadata;
+        return self::$newEventMetadata = $metadata + self::$metadata;
     }
 
     public static function reset(): void
@@ -161,6 +180,7 @@ final class Context
         self::$correlationId = null;
         self::$causationId = null;
         self::$metadata = [];
+        self::$newEventMetadata = [];
     }
 
     /** The ids of the event runHandler() runs for, read now that something needs them. */

@@ -32,8 +32,15 @@ final class EventTypes
     /** @var array<string, int> class => #[EventVersion] */
     private static array $versions = [];
 
-    /** @var array<string, int> class => #[EventVersion], for classes ensureKnown() has seen */
-    private static array $versionsToWrite = [];
+    /**
+     * class => #[EventVersion], for classes ensureKnown() has seen: versionToWrite()'s answers.
+     * persist() reads it per event (a miss falls back to versionToWrite()), which then costs no
+     * call. Never write it from outside this class.
+     *
+     * @internal
+     * @var array<string, int>
+     */
+    public static array $versionsToWrite = [];
 
     /**
      * @param array<int|class-string<Event>, string|list<string>> $types class => name (or

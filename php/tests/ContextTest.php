@@ -6,6 +6,7 @@ namespace EventSrv\Tests;
 
 use EventSrv\Context;
 use EventSrv\EventMeta;
+use EventSrv\Reactor;
 use EventSrv\Tests\Fixtures\AccountOpened;
 use EventSrv\Tests\Fixtures\BankAccount;
 
@@ -58,6 +59,38 @@ final class ContextTest extends TestCase
         ], $inside);
         self::assertNull(Context::causationId(), 'restored after handling');
         self::assertNull(Context::correlationId());
+    }
+
+    public function testEachRecordedEventGetsTheContextOfItsRecording(): void
+    {
+        Context::setCorrelationId('request-1');
+        $uuid = BankAccount::open('Ada')->persist()->uuid();
+        $opened = $this->backend->streamEvents($uuid)[0];
+        Context::setCorrelationId(null);
+        $account = BankAccount::retrieve($uuid);
+        $reactor = new class ($account) extends Reactor {
+            public function __construct(private BankAccount $account)
+            {
+            }
+
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $this->account->add(3);
+            }
+        };
+
+        $account->add(1);
+        Context::runHandler($reactor, $opened);
+        Context::handling($opened, static fn () => $account->add(2));
+        Context::addMetadata(['user' => 'u1']);
+        $account->add(4)->persist();
+
+        $metas = array_map(static fn ($event) => $event->meta(), $this->backend->streamEvents($uuid, 1));
+        $openedId = $opened->meta()->eventId();
+        self::assertSame([null, $openedId, $openedId, null], array_map(static fn (EventMeta $meta) => $meta->causationId(), $metas));
+        $fresh = $metas[0]->correlationId();
+        self::assertSame([$fresh, 'request-1', 'request-1', $fresh], array_map(static fn (EventMeta $meta) => $meta->correlationId(), $metas));
+        self::assertSame([[], [], [], ['user' => 'u1']], array_map(static fn (EventMeta $meta) => $meta->metadata(), $metas));
     }
 
     public function testAnUnrecordedEventChangesNothing(): void

@@ -42,6 +42,33 @@ final class EventVersionTest extends TestCase
         self::assertSame([], DepositedUpcasters::$ran, 'a current event is never upcast');
     }
 
+    public function testOnePersistOfMixedClassesAndContextsStoresEachEventsOwnMetadata(): void
+    {
+        $bank = Piggybank::retrieve(self::BANK);
+        $bank->deposit(1);
+        $bank->record(new MoneyAdded(2));
+        Context::addMetadata(['user' => 'u1']);
+        $bank->record(new MoneyAdded(3));
+        $bank->deposit(4)->deposit(5);
+        Context::setCorrelationId('request-7');
+        $bank->deposit(6)->persist();
+
+        $metas = array_map(static fn ($event) => $event->meta(), $this->backend->streamEvents(self::BANK));
+        self::assertSame([3, 1, 1, 3, 3, 3], array_map(static fn (EventMeta $meta) => $meta->eventVersion(), $metas));
+        self::assertSame(
+            [[], [], ['user' => 'u1'], ['user' => 'u1'], ['user' => 'u1'], ['user' => 'u1']],
+            array_map(static fn (EventMeta $meta) => $meta->metadata(), $metas),
+        );
+        $fresh = $metas[0]->correlationId();
+        self::assertNotNull($fresh);
+        self::assertNotSame('request-7', $fresh);
+        self::assertSame(
+            [$fresh, $fresh, $fresh, $fresh, $fresh, 'request-7'],
+            array_map(static fn (EventMeta $meta) => $meta->correlationId(), $metas),
+            'one fresh correlation id for the events recorded without one',
+        );
+    }
+
     public function testAVersion1EventIsNotMarked(): void
     {
         $this->backend->given(self::BANK, [new MoneyAdded(1)]);

@@ -26,34 +26,62 @@ extern "C" {
     fn zend_rsrc_list_get_rsrc_type(resource: *mut zend_resource) -> *const c_char;
 }
 
+/// Bytes an encoding starts with room for: a typical event payload or metadata map fits.
+const OUT_BYTES_INITIAL: usize = 256;
+
 /// Encode any PHP value (`Native::encode`, event metadata).
 pub fn encode_value(value: &Zval) -> ExtResult<Vec<u8>> {
-    let root = match engine::type_of(engine::deref(value)) {
-        engine::IS_OBJECT => match engine::deref(value).object() {
-            Some(object) => Root::Class(object.get_class_entry()),
-            None => Root::Named("object"),
-        },
-        engine::IS_ARRAY => Root::Named("array"),
-        _ => Root::Named("value"),
-    };
-    let mut encoder = ValueEncoder::new(root);
-    encoder.value(value, 0)?;
-    encoder.finish()
+    Encoding::new().value(value)
 }
 
 /// Encode an object's initialized public properties as a map (event payloads, entity rows).
 pub fn encode_public_properties(object: &ZendObject) -> ExtResult<Vec<u8>> {
-    let mut encoder = ValueEncoder::new(Root::Class(object.get_class_entry()));
-    encoder.ancestors.push(object as *const ZendObject as usize);
-    let mark = encoder.out.begin_map(0);
-    let mut count = 0u32;
-    if let Some(table) = engine::object_properties(object) {
-        engine::for_each(table, |key, value| {
+    Encoding::new().public_properties(object)
+}
+
+/// Encodes values one after another with one set of scratch buffers (the property path and the
+/// enclosing values): the payloads and metadata of one append share them instead of each
+/// allocating its own.
+pub struct Encoding<'a> {
+    encoder: ValueEncoder<'a>,
+}
+
+impl<'a> Encoding<'a> {
+    pub fn new() -> Self {
+        Encoding {
+            encoder: ValueEncoder::new(Root::Named("value")),
+        }
+    }
+
+    /// Any PHP value.
+    pub fn value(&mut self, value: &'a Zval) -> ExtResult<Vec<u8>> {
+        let root = match engine::type_of(engine::deref(value)) {
+            engine::IS_OBJECT => match engine::deref(value).object() {
+                Some(object) => Root::Class(object.get_class_entry()),
+                None => Root::Named("object"),
+            },
+            engine::IS_ARRAY => Root::Named("array"),
+            _ => Root::Named("value"),
+        };
+        let encoder = &mut self.encoder;
+        encoder.begin(root);
+        encoder.value(value, 0)?;
+        encoder.finish()
+    }
+
+    /// An object's initialized public properties, as a map.
+    pub fn public_properties(&mut self, object: &'a ZendObject) -> ExtResult<Vec<u8>> {
+        let encoder = &mut self.encoder;
+        encoder.begin(Root::Class(object.get_class_entry()));
+        encoder.ancestors.push(object as *const ZendObject as usize);
+        let mark = encoder.out.begin_map(0);
+        let mut count = 0u32;
+        engine::for_each_property(object, |key, value| {
+            // Only public names are unmangled (they start with a NUL byte otherwise).
             let Key::Str(name) = key else {
                 return Ok(());
             };
-            let (name, public) = engine::unmangle(name);
-            if !public {
+            if name.first() == Some(&0) {
                 return Ok(());
             }
             encoder.out.string(name);
@@ -63,9 +91,9 @@ pub fn encode_public_properties(object: &ZendObject) -> ExtResult<Vec<u8>> {
             count += 1;
             Ok(())
         })?;
+        encoder.out.patch_count(mark, count);
+        encoder.finish()
     }
-    encoder.out.patch_count(mark, count);
-    encoder.finish()
 }
 
 #[derive(Clone, Copy)]
@@ -102,7 +130,7 @@ struct ValueEncoder<'a> {
 impl<'a> ValueEncoder<'a> {
     fn new(root: Root<'a>) -> Self {
         ValueEncoder {
-            out: Encoder::with_capacity(256),
+            out: Encoder::new(),
             root,
             path: Vec::new(),
             ancestors: Vec::new(),
@@ -110,7 +138,16 @@ impl<'a> ValueEncoder<'a> {
         }
     }
 
-    fn finish(self) -> ExtResult<Vec<u8>> {
+    /// Ready for the next value (whatever a failed one left behind).
+    fn begin(&mut self, root: Root<'a>) {
+        self.out = Encoder::with_capacity(OUT_BYTES_INITIAL);
+        self.root = root;
+        self.path.clear();
+        self.ancestors.clear();
+    }
+
+    /// The value's bytes, taken out of the encoder.
+    fn finish(&mut self) -> ExtResult<Vec<u8>> {
         if self.out.len() > FRAME_BYTES_MAX {
             return Err(ExtError::FrameTooLarge(format!(
                 "cannot store {}: it encodes to {} bytes, more than the {} MiB frame limit; \
@@ -120,7 +157,7 @@ impl<'a> ValueEncoder<'a> {
                 FRAME_BYTES_MAX >> 20
             )));
         }
-        Ok(self.out.into_bytes())
+        Ok(std::mem::take(&mut self.out).into_bytes())
     }
 
     fn fail(&self, why: impl std::fmt::Display) -> ExtError {
@@ -306,20 +343,18 @@ impl<'a> ValueEncoder<'a> {
         self.enter(object as *const ZendObject as usize)?;
         let mark = self.out.begin_object(name, 0);
         let mut count = 0u32;
-        if let Some(table) = engine::object_properties(object) {
-            engine::for_each(table, |key, value| {
-                let name = match key {
-                    Key::Str(mangled) => engine::unmangle(mangled).0,
-                    Key::Int(_) => return Ok(()),
-                };
-                self.out.prop_name(name);
-                self.path.push(Segment::Prop(name));
-                self.value(value, depth + 1)?;
-                self.path.pop();
-                count += 1;
-                Ok(())
-            })?;
-        }
+        engine::for_each_property(object, |key, value| {
+            let name = match key {
+                Key::Str(mangled) => engine::unmangle(mangled).0,
+                Key::Int(_) => return Ok(()),
+            };
+            self.out.prop_name(name);
+            self.path.push(Segment::Prop(name));
+            self.value(value, depth + 1)?;
+            self.path.pop();
+            count += 1;
+            Ok(())
+        })?;
         self.out.patch_count(mark, count);
         self.ancestors.pop();
         Ok(())

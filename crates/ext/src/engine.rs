@@ -715,6 +715,51 @@ pub fn object_properties(object: &ZendObject) -> Option<&RawHashTable> {
     }
 }
 
+/// Visit an object's properties exactly as `for_each` over `object_properties` would (same
+/// order, mangled names, uninitialized slots skipped). An object with the standard handlers and
+/// no property table yet (no dynamic property, never iterated) is read from its declared slots
+/// in place: asking for the table would make the engine allocate and fill one for this object
+/// (kept until it dies), per new event object appended.
+pub fn for_each_property<'a, E>(
+    object: &'a ZendObject,
+    mut visit: impl FnMut(Key<'a>, &'a Zval) -> Result<(), E>,
+) -> Result<(), E> {
+    // SAFETY: the object and its class entry are live. With the standard `get_properties` and
+    // no table, the engine's own table would hold, in slot order, one entry per non-null
+    // `properties_info_table[i]` (i < `default_properties_count`), keyed by its `name` and
+    // pointing at the zval `offset` bytes into the object (rebuild_object_properties,
+    // Zend/zend_object_handlers.c); that is what is read here.
+    unsafe {
+        let class = &*object.ce;
+        let count = usize::try_from(class.default_properties_count).unwrap_or(0);
+        let std_get_properties: unsafe extern "C" fn(*mut zend_object) -> *mut RawHashTable =
+            ffi::zend_std_get_properties;
+        let standard = (*object.handlers)
+            .get_properties
+            .is_some_and(|handler| ptr::fn_addr_eq(handler, std_get_properties));
+        let table = class.properties_info_table;
+        if !standard || !object.properties.is_null() || (count > 0 && table.is_null()) {
+            return match object_properties(object) {
+                Some(properties) => for_each(properties, visit),
+                None => Ok(()),
+            };
+        }
+        let base = ptr::from_ref(object).cast::<u8>();
+        for index in 0..count {
+            let info = *table.add(index);
+            if info.is_null() {
+                continue;
+            }
+            let value = &*base.add((*info).offset as usize).cast::<Zval>();
+            if type_of(value) == IS_UNDEF {
+                continue;
+            }
+            visit(Key::Str(zstr_bytes((*info).name)), value)?;
+        }
+    }
+    Ok(())
+}
+
 /// A property table key without its visibility mangling: (plain name, is public).
 pub fn unmangle(key: &[u8]) -> (&[u8], bool) {
     match key.strip_prefix(b"\0") {

@@ -419,38 +419,76 @@ fn stored_event_version(meta: &Zval) -> i64 {
         .unwrap_or(1)
 }
 
-/// An event object and its metadata array as a `NewEvent` for `append`.
-pub fn new_event(index: usize, event: &Zval, metadata: Option<&Zval>) -> ExtResult<NewEvent> {
-    let Some(object) = engine::deref(event).object() else {
-        return Err(ExtError::InvalidArgument(format!(
-            "append(): events[{index}] is not an object"
-        )));
-    };
-    let class = engine::class_name(object.get_class_entry());
-    let payload = encode::encode_public_properties(object)?;
-    let event_id = match metadata.and_then(|m| explicit_event_id(m)) {
-        Some(text) => uuid::parse(text).ok_or_else(|| {
-            ExtError::InvalidArgument(format!(
-                "append(): metadata[{index}]['event_id'] is not a uuid: {}",
-                lossy(text)
-            ))
-        })?,
-        None => uuid::new_v7().map_err(ExtError::InvalidArgument)?,
-    };
-    let metadata = match metadata {
-        Some(value) => encode::encode_value(value)?,
-        None => {
-            let mut empty = eventsrv_format::vtree::Encoder::new();
-            empty.begin_map(0);
-            empty.into_bytes()
+/// Builds the `NewEvent`s of one append from event objects and their metadata arrays: one
+/// encoder's scratch buffers serve every payload and metadata, and a metadata array given for
+/// several events in a row (persist() gives the events of one command the same array) is
+/// encoded once.
+pub struct NewEventBuilder<'a> {
+    encoding: encode::Encoding<'a>,
+    /// The address of the previous event's metadata array (the caller's table holds it for
+    /// the whole append).
+    previous_metadata: Option<*const ZendHashTable>,
+}
+
+impl<'a> NewEventBuilder<'a> {
+    pub fn new() -> Self {
+        NewEventBuilder {
+            encoding: encode::Encoding::new(),
+            previous_metadata: None,
         }
-    };
-    Ok(NewEvent {
-        event_id,
-        event_type: written_type_of_class(class),
-        metadata,
-        payload,
-    })
+    }
+
+    /// The event `index` of the append, from its object and its metadata (if any);
+    /// `previous` is the event built just before it.
+    pub fn build(
+        &mut self,
+        index: usize,
+        event: &'a Zval,
+        metadata: Option<&'a Zval>,
+        previous: Option<&NewEvent>,
+    ) -> ExtResult<NewEvent> {
+        let Some(object) = engine::deref(event).object() else {
+            return Err(ExtError::InvalidArgument(format!(
+                "append(): events[{index}] is not an object"
+            )));
+        };
+        let class = engine::class_name(object.get_class_entry());
+        let payload = self.encoding.public_properties(object)?;
+        let event_id = match metadata.and_then(|m| explicit_event_id(m)) {
+            Some(text) => uuid::parse(text).ok_or_else(|| {
+                ExtError::InvalidArgument(format!(
+                    "append(): metadata[{index}]['event_id'] is not a uuid: {}",
+                    lossy(text)
+                ))
+            })?,
+            None => uuid::new_v7().map_err(ExtError::InvalidArgument)?,
+        };
+        let metadata = match metadata {
+            Some(value) => self.metadata(value, previous)?,
+            None => {
+                self.previous_metadata = None;
+                let mut empty = eventsrv_format::vtree::Encoder::new();
+                empty.begin_map(0);
+                empty.into_bytes()
+            }
+        };
+        Ok(NewEvent {
+            event_id,
+            event_type: written_type_of_class(class),
+            metadata,
+            payload,
+        })
+    }
+
+    fn metadata(&mut self, value: &'a Zval, previous: Option<&NewEvent>) -> ExtResult<Vec<u8>> {
+        let address = engine::deref(value).array().map(std::ptr::from_ref);
+        let same = address.is_some() && address == self.previous_metadata;
+        self.previous_metadata = address;
+        match previous {
+            Some(previous) if same => Ok(previous.metadata.clone()),
+            _ => self.encoding.value(value),
+        }
+    }
 }
 
 fn explicit_event_id(metadata: &Zval) -> Option<&[u8]> {

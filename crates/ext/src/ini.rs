@@ -137,8 +137,28 @@ pub fn io_timeout() -> Duration {
     Duration::from_millis(millis(current(Cached::IoTimeout), IO_TIMEOUT_MS_DEFAULT))
 }
 
+/// A whole number of milliseconds (ASCII blanks around it allowed), or `default`. Parsed from
+/// the bytes (io_timeout is read per request to the daemon; `str::parse` cost ~300 instructions).
 fn millis(text: Option<&[u8]>, default: u64) -> u64 {
-    text.and_then(|bytes| std::str::from_utf8(bytes).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(default)
+    let Some(text) = text.map(<[u8]>::trim_ascii) else {
+        return default;
+    };
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return default;
+    }
+    let mut value = 0u64;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return default;
+        }
+        value = match value
+            .checked_mul(10)
+            .and_then(|tens| tens.checked_add(u64::from(byte - b'0')))
+        {
+            Some(next) => next,
+            None => return default,
+        };
+    }
+    value
 }

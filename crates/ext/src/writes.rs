@@ -32,10 +32,12 @@ pub fn append(
         }
     };
     let mut list = Vec::with_capacity(events.len());
+    let mut builder = events::NewEventBuilder::new();
     let mut index = 0usize;
     engine::for_each(events, |_, event| {
         let meta = metadata.get_index(index as i64);
-        list.push(events::new_event(index, event, meta)?);
+        let event = builder.build(index, event, meta, list.last())?;
+        list.push(event);
         index += 1;
         Ok(())
     })?;
@@ -51,14 +53,16 @@ pub fn append(
             last_position,
             stream_version,
         } => {
-            out.insert_str("first_position", engine::long(first_position as i64));
-            out.insert_str("last_position", engine::long(last_position as i64));
-            out.insert_str("version", engine::long(stream_version as i64));
+            // Interned keys (the userland's own literals): no key string allocated per call.
+            let key = engine::shared_str;
+            out.add_new(&key(b"first_position"), engine::long(first_position as i64));
+            out.add_new(&key(b"last_position"), engine::long(last_position as i64));
+            out.add_new(&key(b"version"), engine::long(stream_version as i64));
             // What persist() needs next (whether to wait for a projector), read here from the
             // mapped header instead of a second call building the whole positions() array.
             if let Ok(mapping) = mapping::current() {
                 let workers = mapping.view().header().workers_attached;
-                out.insert_str("workers", engine::long(i64::from(workers)));
+                out.add_new(&key(b"workers"), engine::long(i64::from(workers)));
             }
         }
         Response::Conflict {
@@ -236,5 +240,9 @@ fn int_at(table: &ZendHashTable, index: i64) -> Option<i64> {
 }
 
 fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    // The validity check alone is a fraction of the lossy walk, and names are valid UTF-8.
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }

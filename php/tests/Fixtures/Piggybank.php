@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace EventSrv\Tests\Fixtures;
 
 use EventSrv\AggregateRoot;
+use EventSrv\Event;
 
 final class Piggybank extends AggregateRoot
 {
@@ -14,6 +15,12 @@ final class Piggybank extends AggregateRoot
     public function deposit(int $cents, string $currency = 'EUR'): self
     {
         return $this->event(new Deposited($cents, $currency));
+    }
+
+    /** Any event, for tests that mix classes in one persist(). */
+    public function record(Event $event): self
+    {
+        return $this->recordThat($event);
     }
 
     protected function applyDeposited(Deposited $event): void

@@ -169,6 +169,21 @@ same('protected date prop', '2026-11-23T08:00:00.123456+05:30', $b->openedAt()->
 $rp = new ReflectionProperty(Account::class, 'untouched');
 check('uninitialized typed prop stays uninitialized', !$rp->isInitialized($b));
 
+// An object is read from its declared slots until the engine builds its property table
+// (iteration, a cast, a dynamic property): both ways must store the same bytes.
+$slots = function (): Account {
+    $o = new Account();
+    $o->name = 'Ada';
+    $o->setHistory([1]);
+    unset($o->tags);
+    return $o;
+};
+$fromSlots = $slots();
+$fromTable = $slots();
+$ignored = (array) $fromTable;
+same('slots and property table encode alike', Native::encode($fromTable), Native::encode($fromSlots));
+check('an unset property is not stored', !str_contains(Native::encode($fromSlots), 'tags'));
+
 $std = new stdClass();
 $std->a = 1;
 $std->{'b c'} = [2];

@@ -226,9 +226,13 @@ same('events rebuilt', 7, $p['committed']);
 $r = Native::append('acc-1', 4, [new MoneyDeposited(9, Currency::EUR, $at)], [[]]);
 same('append after restart reconnects', 8, $r['last_position'] ?? null);
 same('worker re-attached after reconnect', 1, Native::positions()['workers']);
+// one metadata array given for several events in a row is encoded once: each still gets it
+$shared = ['user' => 8, 'tags' => ['a']];
+$r = Native::append('acc-3', 0, [new AccountOpened('cy'), new MoneyDeposited(1, Currency::EUR, $at), new MoneyDeposited(2, Currency::EUR, $at), new MoneyDeposited(3, Currency::EUR, $at)], [$shared, $shared, ['user' => 9], $shared]);
+same('shared metadata stored per event', [$shared, $shared, ['user' => 9], $shared], array_map(fn ($e) => $e->meta()['metadata'], Native::streamEvents('acc-3')));
 stop_daemon($daemon);
 $daemon = null;
 throws('daemon gone', EventSrv\DaemonUnavailableException::class, [$sock], fn () => Native::append('x', 0, [new stdClass()], [[]]));
-same('region still readable after the daemon stopped', 8, Native::positions()['committed']);
+same('region still readable after the daemon stopped', 12, Native::positions()['committed']);
 
 done();
