@@ -125,17 +125,7 @@ fn an_image_becomes_a_region_equal_to_the_original_that_keeps_growing_the_same_w
     assert_eq!(image.committed_position, events);
     assert_eq!(image.projected_position, events - 1);
 
-    let mut copy = RegionWriter::create_from_image(
-        &copy_path,
-        REGION_TEST_BYTES * 2,
-        99,
-        image.bytes.len() as u64,
-        |dest| {
-            dest.copy_from_slice(&image.bytes);
-            Ok(())
-        },
-    )
-    .expect("image loads");
+    let mut copy = region_from_image(&copy_path, REGION_TEST_BYTES * 2, 99, &image);
     copy.publish().expect("publish");
     copy.set_daemon_pid(1234);
     assert_eq!(copy.applied_location(), Some(location(events + 4)));
@@ -256,17 +246,7 @@ fn the_last_record_travels_with_the_applied_location_and_a_misfit_reads_as_unkno
     assert_eq!(writer.applied_last_record(), Some(last));
     let image = writer.copy_image();
     let (_dir2, copy_path) = region_path();
-    let copy = RegionWriter::create_from_image(
-        &copy_path,
-        REGION_TEST_BYTES,
-        3,
-        image.bytes.len() as u64,
-        |dest| {
-            dest.copy_from_slice(&image.bytes);
-            Ok(())
-        },
-    )
-    .expect("image loads");
+    let copy = region_from_image(&copy_path, REGION_TEST_BYTES, 3, &image);
     assert_eq!(
         copy.applied_last_record(),
         Some(last),

@@ -191,17 +191,7 @@ fn an_image_of_a_swapped_region_loads_and_keeps_swapping_the_same_way() {
         None,
     );
     let image = original.copy_image();
-    let mut copy = RegionWriter::create_from_image(
-        &copy_path,
-        REGION_TEST_BYTES,
-        2,
-        image.bytes.len() as u64,
-        |dest| {
-            dest.copy_from_slice(&image.bytes);
-            Ok(())
-        },
-    )
-    .expect("a swapped region's image loads");
+    let mut copy = region_from_image(&copy_path, REGION_TEST_BYTES, 2, &image);
     let again = [
         upsert("Shadow\\A", "t", row_ab(5, 5), 2),
         swap("A", "Shadow\\A"),

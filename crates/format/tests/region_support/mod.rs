@@ -3,7 +3,7 @@
 
 use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
-use eventsrv_format::region::{RegionView, RegionWriter};
+use eventsrv_format::region::{RegionImage, RegionView, RegionWriter};
 use eventsrv_format::vtree::{Decoder, Encoder, Node};
 use std::path::PathBuf;
 
@@ -99,4 +99,24 @@ pub fn uuids_in_order(view: &RegionView<'_>, class_index: u32) -> Vec<String> {
 
 pub fn new_writer(path: &std::path::Path, region_bytes: u64, generation: u64) -> RegionWriter {
     RegionWriter::create(path, region_bytes, generation).expect("create region")
+}
+
+/// A new region file at `path` built from `image`, as a boot from a snapshot builds one.
+pub fn region_from_image(
+    path: &std::path::Path,
+    region_bytes: u64,
+    generation: u64,
+    image: &RegionImage,
+) -> RegionWriter {
+    RegionWriter::create_from_image(
+        path,
+        region_bytes,
+        generation,
+        image.bytes.len() as u64,
+        |dest| {
+            dest.copy_from_slice(&image.bytes);
+            Ok(())
+        },
+    )
+    .expect("image loads")
 }
