@@ -23,7 +23,6 @@ use eventsrv_format::log_record::{
 };
 use eventsrv_format::region::LastRecord;
 use std::fs::OpenOptions;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A torn tail that was cut from the last segment.
@@ -538,17 +537,9 @@ fn read_header_at(file: &std::fs::File, path: &Path) -> Result<SegmentHeader, Lo
 
 /// The header of a segment file and the file's size, reading only the header.
 fn read_header(path: &Path) -> Result<(SegmentHeader, u64), LogError> {
-    let mut file = std::fs::File::open(path).map_err(LogError::io(path, "open"))?;
+    let file = std::fs::File::open(path).map_err(LogError::io(path, "open"))?;
     let bytes = file.metadata().map_err(LogError::io(path, "stat"))?.len();
-    let mut header = [0u8; SEGMENT_HEADER_BYTES];
-    file.read_exact(&mut header)
-        .map_err(LogError::io(path, "read the header of"))?;
-    let decoded = SegmentHeader::decode(&header).map_err(|e| LogError::Corrupt {
-        path: path.into(),
-        offset: 0,
-        why: e.to_string(),
-    })?;
-    Ok((decoded, bytes))
+    Ok((read_header_at(&file, path)?, bytes))
 }
 
 fn check_header_fields(path: &Path, header: &SegmentHeader, index: u64) -> Result<(), LogError> {
