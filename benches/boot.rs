@@ -146,7 +146,7 @@ fn main() {
     row("snapshot, no tail", &mut daemon, "snapshot");
     daemon.kill();
     std::fs::remove_file(&daemon.region).expect("remove region");
-    std::fs::remove_dir_all(daemon.data_dir.join("snapshots")).expect("remove snapshots");
+    std::fs::remove_dir_all(daemon.snapshots_dir()).expect("remove snapshots");
     row("full replay", &mut daemon, "full log replay");
     daemon.kill();
     if std::env::var_os("EVENTSRV_BENCH_KEEP_DATA").is_some() {

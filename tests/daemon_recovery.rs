@@ -91,7 +91,7 @@ fn a_flipped_byte_in_an_earlier_record_is_named_by_verify_and_refuses_a_full_rep
 
     // Without the region and the snapshots, a full replay reads the record: the start is refused.
     std::fs::remove_file(&daemon.region).expect("remove the region");
-    std::fs::remove_dir_all(daemon.data_dir.join("snapshots")).expect("remove the snapshots");
+    std::fs::remove_dir_all(daemon.snapshots_dir()).expect("remove the snapshots");
     let failure = daemon
         .try_start()
         .expect_err("a corrupt log must not start");

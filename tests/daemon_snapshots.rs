@@ -85,22 +85,6 @@ fn dump(daemon: &TestDaemon) -> StateDump {
     state_dump::dump_file(&daemon.region).expect("the region dumps")
 }
 
-fn snapshots_dir(daemon: &TestDaemon) -> PathBuf {
-    daemon.data_dir.join("snapshots")
-}
-
-fn snapshot_files(daemon: &TestDaemon) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(snapshots_dir(daemon)) {
-        Ok(entries) => entries
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "snap"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
-    files
-}
-
 /// `eventsrv snapshot`; the path it printed.
 fn force_snapshot(daemon: &TestDaemon) -> PathBuf {
     let socket = daemon.socket.to_str().expect("utf-8");
@@ -153,9 +137,9 @@ fn verify(daemon: &TestDaemon) -> (bool, String) {
 fn a_clean_stop_writes_a_snapshot_that_covers_everything() {
     let mut daemon = TestDaemon::start_new();
     Workload::new().run(&mut daemon.client(), 60);
-    assert!(snapshot_files(&daemon).is_empty(), "no snapshot is due yet");
+    assert!(daemon.snapshot_files().is_empty(), "no snapshot is due yet");
     daemon.stop_clean();
-    let files = snapshot_files(&daemon);
+    let files = daemon.snapshot_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("snapshot-00000000000000000060.snap"));
     assert!(
@@ -407,7 +391,7 @@ fn verify_finds_a_flipped_byte_in_a_segment_and_a_corrupt_snapshot() {
     assert!(report.contains("corrupt at byte"), "{report}");
     std::fs::write(&segment, &pristine).expect("repair the segment");
 
-    let snapshot = snapshot_files(&daemon).pop().expect("a snapshot");
+    let snapshot = daemon.snapshot_files().pop().expect("a snapshot");
     let length = std::fs::metadata(&snapshot).expect("stat").len() as usize;
     flip_byte(&snapshot, length - 100);
     let (ok, report) = verify(&daemon);
@@ -437,7 +421,7 @@ fn snapshots_rotate_keeping_k_and_are_taken_every_n_events_and_every_t_seconds()
         workload.run(&mut client, 30);
         force_snapshot(&daemon);
     }
-    let files = snapshot_files(&daemon);
+    let files = daemon.snapshot_files();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(
         files[1].ends_with("snapshot-00000000000000000120.snap"),
@@ -460,7 +444,7 @@ fn snapshots_rotate_keeping_k_and_are_taken_every_n_events_and_every_t_seconds()
                 .iter()
                 .any(|f| f.ends_with("snapshot-00000000000000000147.snap"))
     });
-    assert_eq!(snapshot_files(&daemon).len(), 2);
+    assert_eq!(daemon.snapshot_files().len(), 2);
     let report = status(&daemon);
     assert!(
         report["snapshots"]["written"].as_u64().expect("written") >= 6,
@@ -472,7 +456,7 @@ fn snapshots_rotate_keeping_k_and_are_taken_every_n_events_and_every_t_seconds()
 fn wait_for(daemon: &TestDaemon, done: impl Fn(&[PathBuf]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let files = snapshot_files(daemon);
+        let files = daemon.snapshot_files();
         if done(&files) {
             return;
         }
@@ -517,7 +501,7 @@ fn a_surviving_region_boot_does_not_read_sealed_segments_before_its_location() {
 
     // Without a base the whole log is verified, and the damage refuses the start.
     std::fs::remove_file(&daemon.region).expect("remove the region");
-    let _ = std::fs::remove_dir_all(snapshots_dir(&daemon));
+    let _ = std::fs::remove_dir_all(daemon.snapshots_dir());
     let failure = daemon
         .try_start()
         .expect_err("a full replay refuses a corrupt segment");

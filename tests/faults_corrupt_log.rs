@@ -65,7 +65,7 @@ fn event_fields(bytes: &[u8]) -> Vec<(&'static str, usize, usize)> {
 /// Remove the region file and the snapshots, so the next start replays the whole log.
 fn forget_the_state(daemon: &TestDaemon) {
     let _ = std::fs::remove_file(&daemon.region);
-    let _ = std::fs::remove_dir_all(daemon.data_dir.join("snapshots"));
+    let _ = std::fs::remove_dir_all(daemon.snapshots_dir());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use eventsrv_format::protocol::{EntityChange, Response};
 use eventsrv_format::region::{layout, MappedRegion, RegionState, REGION_LAYOUT_VERSION};
 use eventsrv_format::snapshot::{SnapshotHeader, SNAPSHOT_HEADER_BYTES};
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use support::{payload, TestDaemon};
 
 const CLASS: &str = "App\\Account";
@@ -17,17 +17,6 @@ const OLD_LAYOUT_VERSION: u32 = REGION_LAYOUT_VERSION - 1;
 
 fn dump(daemon: &TestDaemon) -> StateDump {
     state_dump::dump_file(&daemon.region).expect("the region dumps")
-}
-
-fn snapshot_files(daemon: &TestDaemon) -> Vec<PathBuf> {
-    let dir = daemon.data_dir.join("snapshots");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("snapshots dir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "snap"))
-        .collect();
-    files.sort();
-    files
 }
 
 fn overwrite(path: &Path, offset: u64, bytes: &[u8]) {
@@ -81,7 +70,7 @@ fn a_region_and_snapshots_of_another_layout_version_are_replaced_by_a_replay_of_
     drop(client);
     let before = dump(&daemon);
     daemon.stop_clean();
-    let snapshots = snapshot_files(&daemon);
+    let snapshots = daemon.snapshot_files();
     assert!(!snapshots.is_empty(), "a clean stop writes a snapshot");
 
     // What an older release leaves: its region file (still live, its daemon gone) and its

@@ -216,7 +216,7 @@ pub fn read_log(daemon: &TestDaemon) -> LogEvents {
 pub fn fresh_replay(daemon: &mut TestDaemon) -> RegionDump {
     daemon.stop_clean();
     std::fs::remove_file(&daemon.region).expect("remove the region file");
-    match std::fs::remove_dir_all(daemon.data_dir.join("snapshots")) {
+    match std::fs::remove_dir_all(daemon.snapshots_dir()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => panic!("remove the snapshots: {e}"),

@@ -222,6 +222,23 @@ impl TestDaemon {
         self.data_dir.join("log")
     }
 
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    /// The snapshot files, oldest first (none while the directory does not exist).
+    pub fn snapshot_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(self.snapshots_dir()) {
+            Ok(entries) => entries
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        files
+    }
+
     pub fn segment_path(&self, index: u64) -> PathBuf {
         self.log_dir().join(format!("{index:020}.seg"))
     }
