@@ -7,7 +7,6 @@ mod region_support;
 use eventsrv_format::limits::{REGION_BYTES_MAX, REGION_BYTES_MIN};
 use eventsrv_format::region::{layout, MappedRegion, RegionError, RegionWriter};
 use region_support::*;
-use std::io::{Seek, SeekFrom, Write};
 
 /// A uuid-shaped id (36 bytes of text), different for every `n`.
 fn uuid_text(n: u64) -> String {
@@ -110,15 +109,6 @@ fn ids_come_back_from_the_cell_for_find_and_all_whatever_their_shape() {
         .collect();
     let expected: Vec<Vec<u8>> = ids.iter().map(|id| id.as_bytes().to_vec()).collect();
     assert_eq!(listed, expected);
-}
-
-fn overwrite(path: &std::path::Path, offset: u64, bytes: &[u8]) {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .expect("open for write");
-    file.seek(SeekFrom::Start(offset)).expect("seek");
-    file.write_all(bytes).expect("write");
 }
 
 /// A region with one entity whose data is `data`; the offset of its record.

@@ -270,10 +270,11 @@ fn the_last_record_travels_with_the_applied_location_and_a_misfit_reads_as_unkno
     // A stored start that does not lie before the location (bytes from outside the process)
     // reads as unknown: the boot walks the segment instead.
     for misfit in [location(54).offset, 63, u64::MAX] {
-        let mut bytes = std::fs::read(&path).expect("region");
-        let at = layout::OFF_APPLIED_LAST_RECORD as usize;
-        bytes[at..at + 8].copy_from_slice(&misfit.to_le_bytes());
-        std::fs::write(&path, &bytes).expect("poke");
+        overwrite(
+            &path,
+            layout::OFF_APPLIED_LAST_RECORD,
+            &misfit.to_le_bytes(),
+        );
         let adopted = RegionWriter::open_existing(&path).expect("adopt");
         assert_eq!(adopted.applied_last_record(), None, "{misfit}");
     }

@@ -8,7 +8,6 @@ use eventsrv_format::region::{
     layout, MappedRegion, RegionError, RegionState, RegionWriter, REGION_LAYOUT_VERSION,
 };
 use region_support::*;
-use std::io::{Seek, SeekFrom, Write};
 
 #[test]
 fn events_round_trip_across_streams_and_are_gated_by_the_committed_position() {
@@ -345,15 +344,6 @@ fn an_unpublished_region_removes_its_side_file() {
 fn published_region(path: &std::path::Path) {
     let mut writer = new_writer(path, REGION_BYTES_MIN, 1);
     writer.publish().expect("publish");
-}
-
-fn overwrite(path: &std::path::Path, offset: u64, bytes: &[u8]) {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .expect("open for write");
-    file.seek(SeekFrom::Start(offset)).expect("seek");
-    file.write_all(bytes).expect("write");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use eventsrv_format::log_record::EventRecord;
 use eventsrv_format::protocol::EntityChange;
 use eventsrv_format::region::{RegionImage, RegionView, RegionWriter};
 use eventsrv_format::vtree::{Decoder, Encoder, Node};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 pub const REGION_TEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -119,4 +120,14 @@ pub fn region_from_image(
         },
     )
     .expect("image loads")
+}
+
+/// Write `bytes` over the file at `offset` (damage, or an older release's bytes).
+pub fn overwrite(path: &std::path::Path, offset: u64, bytes: &[u8]) {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open for write");
+    file.seek(SeekFrom::Start(offset)).expect("seek");
+    file.write_all(bytes).expect("write");
 }
