@@ -285,18 +285,12 @@ pub fn open_from_base(
     for index in 1..base.segment {
         let path = segment_path(&dir, index);
         let (header, bytes) = read_header(&path).map_err(|e| unverified(e.to_string()))?;
-        check_header_fields(&path, &header, index).map_err(|e| unverified(e.to_string()))?;
-        if header.position_before < position_before || header.position_before > base.last_position {
-            return Err(unverified(format!(
-                "segment {index} follows position {}, outside {position_before}..={}",
-                header.position_before, base.last_position
-            )));
-        }
+        check_header_before_base(&path, &header, index, position_before, base)?;
         position_before = header.position_before;
         sealed_bytes += bytes;
     }
 
-    // The base's segment: the covered part walks onto the base's location.
+    // The base's segment: its last record must end at the base's location.
     let path = segment_path(&dir, base.segment);
     let cannot = |e: std::io::Error| unverified(format!("cannot read {}: {e}", path.display()));
     let file = std::fs::File::open(&path).map_err(cannot)?;
@@ -309,13 +303,7 @@ pub fn open_from_base(
         )));
     }
     let header = read_header_at(&file, &path).map_err(|e| unverified(e.to_string()))?;
-    check_header_fields(&path, &header, base.segment).map_err(|e| unverified(e.to_string()))?;
-    if header.position_before < position_before || header.position_before > base.last_position {
-        return Err(unverified(format!(
-            "segment {} follows position {}, outside {position_before}..={}",
-            base.segment, header.position_before, base.last_position
-        )));
-    }
+    check_header_before_base(&path, &header, base.segment, position_before, base)?;
     let before = match base.last_record {
         Some(last) => check_last_record(&file, &path, base, last)?,
         None => walk_covered_part(&file, &path, base, header.position_before)?,
@@ -411,6 +399,25 @@ pub fn open_from_base(
 
 fn unverified(why: String) -> BaseOpenError {
     BaseOpenError::Unverified(why)
+}
+
+/// A segment up to the base's: its header names `index` and follows a position that neither goes
+/// back from the previous segment's (`position_before`) nor lies past the base.
+fn check_header_before_base(
+    path: &Path,
+    header: &SegmentHeader,
+    index: u64,
+    position_before: u64,
+    base: &LogBase,
+) -> Result<(), BaseOpenError> {
+    check_header_fields(path, header, index).map_err(|e| unverified(e.to_string()))?;
+    if header.position_before < position_before || header.position_before > base.last_position {
+        return Err(unverified(format!(
+            "segment {index} follows position {}, outside {position_before}..={}",
+            header.position_before, base.last_position
+        )));
+    }
+    Ok(())
 }
 
 /// What the log holds just before a base's location, as checked by [`check_last_record`] or
