@@ -211,10 +211,7 @@ impl Log {
             end_offset: self.active_bytes,
             last_position: self.order.last_position(),
             bytes,
-            last_record: LastRecord {
-                offset: self.last_record_offset,
-                commit_position: self.order.last_commit_position(),
-            },
+            last_record: self.last_record().expect("a batch was just written"),
         })
     }
 
