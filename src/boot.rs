@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub const SOURCE_SURVIVING_REGION: &str = "surviving region";
@@ -198,20 +197,6 @@ fn finish(
     skipped: Vec<String>,
 ) -> Result<(Log, RegionWriter, BootSummary), BootError> {
     region.publish().map_err(BootError::Region)?;
-    let mut log = log;
-    if log.needs_stream_version_base() {
-        // The log was verified from the base on: the versions of streams it has not seen since
-        // come from the published region, which now holds exactly the log's records.
-        let mapped = MappedRegion::open(region.path()).map_err(BootError::Region)?;
-        log.set_stream_version_base(Arc::new(move |stream: &str| {
-            mapped
-                .view()
-                .stream_version(stream.as_bytes())
-                .unwrap_or_else(|error| {
-                    panic!("the state region cannot tell the version of stream {stream:?}: {error}")
-                })
-        }));
-    }
     region.set_daemon_pid(std::process::id());
     summary.skipped = skipped;
     summary.newest_snapshot = newest_snapshot(snapshots_dir);

@@ -304,6 +304,8 @@ impl<S: StateStore> Writer<S> {
             }
             self.publish_counters();
             if self.in_flight.is_empty() {
+                // Every written batch is applied: the region holds each stream's version.
+                self.log.forget_applied_streams();
                 self.snapshot_if_due();
                 let drained = wake.disconnected || (stopping && !took_messages);
                 if drained {
@@ -385,7 +387,11 @@ impl<S: StateStore> Writer<S> {
             // A segment is sealed only once all of it is durable.
             self.drain(queue)?;
         }
-        let written = match self.log.write(&records) {
+        let state = &self.state;
+        let written = match self
+            .log
+            .write(&records, &|stream| state.stream_version(stream))
+        {
             Ok(written) => written,
             Err(error) => {
                 answer_all(

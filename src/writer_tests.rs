@@ -480,3 +480,41 @@ fn requests_arriving_during_a_sync_are_planned_on_top_of_the_batch_being_synced(
     assert_eq!(writer.state.stream_version("a"), 3);
     assert!(writer.in_flight.is_empty() && writer.unapplied.is_empty());
 }
+
+#[test]
+fn past_its_bound_the_log_forgets_stream_versions_and_takes_them_from_the_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut writer = writer(dir.path(), MemoryState::default());
+    writer.log.set_order_streams_max(2);
+    let (queue, queue_rx) = writer_queue();
+    let thread = std::thread::spawn(move || {
+        let result = writer.serve(&queue_rx);
+        (writer, result)
+    });
+    let appended = |request| match send(&queue, request).recv() {
+        Ok(Response::Appended { stream_version, .. }) => stream_version,
+        other => panic!("expected Appended, got {other:?}"),
+    };
+    // One batch each: after "c" is applied the log tracks three streams, one over its bound.
+    for stream in ["a", "b", "c"] {
+        assert_eq!(appended(append(stream, 0, 1)), 1);
+    }
+    // The log's order check forgot them: it takes "a" and "b" from the state (a wrong version
+    // there would stop the writer with "a record that breaks the log order").
+    assert_eq!(appended(append("a", 1, 1)), 2);
+    assert_eq!(appended(append("b", EXPECTED_VERSION_ANY, 2)), 3);
+    queue.send(WriterMessage::Shutdown).expect("queue");
+    let (writer, result) = thread.join().expect("the writer never broke the log order");
+    result.expect("a clean stop");
+    assert_eq!(
+        writer.log.streams_tracked(),
+        2,
+        "only a and b since it forgot"
+    );
+    drop(writer);
+    assert_eq!(
+        events_in_log(dir.path()),
+        6,
+        "a full scan verifies the order"
+    );
+}

@@ -8,7 +8,7 @@
 //! roll away from a segment with bytes not yet durable, or report a batch durable before
 //! `fdatasync` returned.
 
-use super::scan::{OrderCheck, StreamVersionBase};
+use super::scan::{OrderCheck, ORDER_CHECK_STREAMS_MAX};
 use super::segment::{create_segment, segment_path};
 use super::LogError;
 use eventsrv_format::limits::BATCH_BYTES_MAX;
@@ -53,6 +53,8 @@ pub struct Log {
     sealed_bytes: u64,
     segment_bytes_max: u64,
     order: OrderCheck,
+    /// [`ORDER_CHECK_STREAMS_MAX`] (smaller in tests).
+    order_streams_max: usize,
     /// Where the active segment's last record starts; 0 while the segment holds none (or after
     /// a failed batch was cut off, when it is no longer known).
     last_record_offset: u64,
@@ -90,21 +92,33 @@ impl Log {
             sealed_bytes,
             segment_bytes_max,
             order,
+            order_streams_max: ORDER_CHECK_STREAMS_MAX,
             last_record_offset: last_record_offset.unwrap_or(0),
             buffer: Vec::new(),
         }
     }
 
-    /// True when the log was opened from a boot base ([`super::open_from_base`]): its order
-    /// check needs [`Log::set_stream_version_base`] before the first append.
-    pub fn needs_stream_version_base(&self) -> bool {
-        self.order.is_seeded()
+    /// Every written batch is applied to the state whose versions [`Log::write`] is given: past
+    /// [`ORDER_CHECK_STREAMS_MAX`] streams, the order check forgets the versions it tracks and
+    /// reads them from that state from now on, so its memory does not grow with the number of
+    /// streams ever written.
+    pub fn forget_applied_streams(&mut self) {
+        if self.order.forget_streams_over(self.order_streams_max) {
+            tracing::debug!(
+                limit = self.order_streams_max,
+                "log order check: forgot the stream versions the state region holds"
+            );
+        }
     }
 
-    /// Where the versions of streams not written since the boot base come from: the published
-    /// state region, which holds exactly the log's records.
-    pub fn set_stream_version_base(&mut self, base: StreamVersionBase) {
-        self.order.set_stream_version_base(base);
+    /// Streams whose versions the log's order check tracks itself.
+    pub fn streams_tracked(&self) -> usize {
+        self.order.streams_tracked()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_order_streams_max(&mut self, limit: usize) {
+        self.order_streams_max = limit;
     }
 
     pub fn dir(&self) -> &Path {
@@ -146,8 +160,13 @@ impl Log {
 
     /// Make `records` durable: one write, one fdatasync. Returns the bytes written.
     /// After an error the log is in an unknown state: the caller must stop using it.
-    pub fn append(&mut self, records: &[LogRecord]) -> Result<u64, LogError> {
-        let written = self.write(records)?;
+    #[cfg(test)]
+    pub fn append(
+        &mut self,
+        records: &[LogRecord],
+        applied_versions: &dyn Fn(&str) -> u64,
+    ) -> Result<u64, LogError> {
+        let written = self.write(records, applied_versions)?;
         if let Err(error) = self.sync() {
             self.cut_not_durable();
             return Err(error);
@@ -169,8 +188,15 @@ impl Log {
 
     /// Write `records` after everything written so far, without `fdatasync`: nothing of it may
     /// be acknowledged before a sync of [`Log::sync_file`] that started after this returned.
+    /// `applied_versions` gives the version of a stream as of the last applied batch (the state
+    /// region): the order check asks it for streams it does not track (after a boot from a base,
+    /// or once it forgot them), which have no record in a batch not yet applied.
     /// On a failed write the batch is cut off again; the caller must stop using the log.
-    pub fn write(&mut self, records: &[LogRecord]) -> Result<WrittenBatch, LogError> {
+    pub fn write(
+        &mut self,
+        records: &[LogRecord],
+        applied_versions: &dyn Fn(&str) -> u64,
+    ) -> Result<WrittenBatch, LogError> {
         assert!(!records.is_empty(), "an empty batch is never written");
         if self.needs_roll() {
             assert!(
@@ -182,7 +208,10 @@ impl Log {
         self.buffer.clear();
         let mut last_record_at = 0;
         for record in records {
-            if let Err(why) = self.order.check_and_apply(record) {
+            if let Err(why) = self
+                .order
+                .check_and_apply_with(record, Some(applied_versions))
+            {
                 panic!("the writer produced a record that breaks the log order: {why}");
             }
             last_record_at = self.buffer.len() as u64;

@@ -14,25 +14,38 @@ use eventsrv_format::log_record::{
 };
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
-/// Stream versions as of a boot base (a surviving region or a loaded snapshot), for the streams
-/// an [`OrderCheck`] seeded from that base has not seen a record of.
-pub type StreamVersionBase = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
+/// Streams whose versions the open log's [`OrderCheck`] tracks itself. Past it, at a moment when
+/// every written batch is applied, it forgets them ([`OrderCheck::forget_streams_over`]) and
+/// takes their versions from the applied state, which then holds exactly the log's records: so
+/// the daemon's memory does not grow with the number of streams ever written.
+pub const ORDER_CHECK_STREAMS_MAX: usize = 65_536;
 
 /// The ordering invariants of docs/formats.md, checked record by record in log order.
 ///
-/// Built either empty (a scan from the first record) or [`OrderCheck::seeded`] from a boot base:
-/// then the streams it has no record of take their version from the base's state.
-#[derive(Default, Clone)]
+/// Built either empty (a scan from the first record: it sees every stream) or
+/// [`OrderCheck::seeded`] from a boot base; a seeded check, or one that forgot its streams, takes
+/// the version of a stream it has no record of from the base passed to
+/// [`OrderCheck::check_and_apply_with`].
+#[derive(Clone)]
 pub struct OrderCheck {
     last_position: u64,
     last_commit_position: u64,
     /// foldhash, not SipHash: checked on every event the writer writes (see src/batch.rs).
     stream_versions: foldhash::HashMap<String, u64>,
-    /// Set when seeded: the versions of the streams not in `stream_versions`.
-    base: Option<StreamVersionBase>,
-    seeded: bool,
+    /// Whether `stream_versions` holds every stream of the log (a stream not in it has none).
+    knows_every_stream: bool,
+}
+
+impl Default for OrderCheck {
+    fn default() -> OrderCheck {
+        OrderCheck {
+            last_position: 0,
+            last_commit_position: 0,
+            stream_versions: foldhash::HashMap::default(),
+            knows_every_stream: true,
+        }
+    }
 }
 
 impl fmt::Debug for OrderCheck {
@@ -40,9 +53,8 @@ impl fmt::Debug for OrderCheck {
         f.debug_struct("OrderCheck")
             .field("last_position", &self.last_position)
             .field("last_commit_position", &self.last_commit_position)
-            .field("streams_seen", &self.stream_versions.len())
-            .field("seeded", &self.seeded)
-            .field("has_base", &self.base.is_some())
+            .field("streams_tracked", &self.stream_versions.len())
+            .field("knows_every_stream", &self.knows_every_stream)
             .finish()
     }
 }
@@ -53,27 +65,27 @@ impl OrderCheck {
     }
 
     /// Continue the checks after a boot base that ends at event `last_position`, with its last
-    /// commit at `last_commit_position`. Stream versions come from the base: passed to each
-    /// check during boot ([`OrderCheck::check_and_apply_with`]), then from
-    /// [`OrderCheck::set_stream_version_base`] once the state is published.
+    /// commit at `last_commit_position`. Stream versions come from the base, passed to each
+    /// check ([`OrderCheck::check_and_apply_with`]).
     pub fn seeded(last_position: u64, last_commit_position: u64) -> OrderCheck {
         OrderCheck {
             last_position,
             last_commit_position,
             stream_versions: foldhash::HashMap::default(),
-            base: None,
-            seeded: true,
+            knows_every_stream: false,
         }
     }
 
-    /// True when built by [`OrderCheck::seeded`]: it does not know every stream by itself.
-    pub fn is_seeded(&self) -> bool {
-        self.seeded
-    }
-
-    /// Where the versions of streams this check has not seen come from (seeded checks only).
-    pub fn set_stream_version_base(&mut self, base: StreamVersionBase) {
-        self.base = Some(base);
+    /// Forget the tracked stream versions once there are more than `limit`: from then on the
+    /// versions of streams without a later record come from the base passed to each check. The
+    /// caller guarantees that base holds every record checked so far. Returns whether it forgot.
+    pub fn forget_streams_over(&mut self, limit: usize) -> bool {
+        if self.stream_versions.len() <= limit {
+            return false;
+        }
+        self.stream_versions = foldhash::HashMap::default();
+        self.knows_every_stream = false;
+        true
     }
 
     pub fn last_position(&self) -> u64 {
@@ -84,27 +96,24 @@ impl OrderCheck {
         self.last_commit_position
     }
 
-    pub fn stream_version(&self, stream: &str) -> u64 {
-        self.stream_version_with(stream, None)
-    }
-
     fn stream_version_with(&self, stream: &str, base: Option<&dyn Fn(&str) -> u64>) -> u64 {
         if let Some(version) = self.stream_versions.get(stream) {
             return *version;
         }
-        if !self.seeded {
+        if self.knows_every_stream {
             return 0;
         }
-        match (base, &self.base) {
-            (Some(base), _) => base(stream),
-            (None, Some(base)) => base(stream),
-            (None, None) => panic!(
-                "a seeded log order check needs the base's stream versions (stream {stream:?})"
+        match base {
+            Some(base) => base(stream),
+            None => panic!(
+                "a log order check that does not track every stream needs the base's stream \
+                 versions (stream {stream:?})"
             ),
         }
     }
 
-    pub fn stream_count(&self) -> usize {
+    /// Streams whose versions this check holds itself.
+    pub fn streams_tracked(&self) -> usize {
         self.stream_versions.len()
     }
 
@@ -113,8 +122,8 @@ impl OrderCheck {
         self.check_and_apply_with(record, None)
     }
 
-    /// [`OrderCheck::check_and_apply`], taking the version of a stream this check has not seen
-    /// from `base` (if given) instead of the installed base.
+    /// [`OrderCheck::check_and_apply`], taking the version of a stream this check does not track
+    /// from `base` (required once the check does not know every stream).
     pub fn check_and_apply_with(
         &mut self,
         record: &LogRecord,

@@ -42,6 +42,11 @@ fn open_collect(
     Ok((log, summary, seen))
 }
 
+/// The applied versions for a log whose order check knows every stream: never asked.
+fn knows_every_stream(stream: &str) -> u64 {
+    panic!("the order check asked the applied state for stream {stream:?}")
+}
+
 /// A log with three events in one segment; returns the byte offset where each record starts.
 fn three_events(data_dir: &Path) -> Vec<u64> {
     let (mut log, _, _) = open_collect(data_dir, u64::MAX / 2).expect("fresh log");
@@ -49,7 +54,7 @@ fn three_events(data_dir: &Path) -> Vec<u64> {
     for (position, version) in [(1, 1), (2, 2), (3, 1)] {
         starts.push(log.stats().bytes);
         let stream = if position == 3 { "b" } else { "a" };
-        log.append(&[event(position, stream, version)])
+        log.append(&[event(position, stream, version)], &knows_every_stream)
             .expect("append");
     }
     starts.push(log.stats().bytes);
@@ -97,7 +102,7 @@ fn a_torn_tail_at_every_byte_of_the_last_record_is_cut() {
             last_start as u64
         );
         // The log goes on where it was cut.
-        log.append(&[event(3, "b", 1)])
+        log.append(&[event(3, "b", 1)], &knows_every_stream)
             .expect("append after recovery");
         drop(log);
         assert_eq!(
@@ -240,7 +245,7 @@ fn segments_roll_verify_and_a_gap_is_refused() {
     let segment_bytes_max = 300;
     let (mut log, _, _) = open_collect(dir.path(), segment_bytes_max).expect("fresh log");
     for position in 1..=12 {
-        log.append(&[event(position, "s", position)])
+        log.append(&[event(position, "s", position)], &knows_every_stream)
             .expect("append");
     }
     let segments = log.stats().segments;
@@ -369,7 +374,9 @@ fn the_log_knows_where_its_last_record_starts_after_writes_reopens_and_rolls() {
     assert_eq!(log.last_record(), last(starts[2], 0), "found by the scan");
     let mut commit_bytes = Vec::new();
     encode_record(&commit_at(4), &mut commit_bytes);
-    let written = log.write(&[event(4, "a", 3), commit_at(4)]).expect("write");
+    let written = log
+        .write(&[event(4, "a", 3), commit_at(4)], &knows_every_stream)
+        .expect("write");
     log.sync().expect("sync");
     log.mark_durable(written);
     let commit_start = written.end_offset - commit_bytes.len() as u64;
@@ -392,7 +399,7 @@ fn the_log_knows_where_its_last_record_starts_after_writes_reopens_and_rolls() {
     // A roll: the new segment holds no record until the next batch.
     let (mut log, _, _) = open_collect(dir.path(), 1).expect("reopen, tiny segments");
     let written = log
-        .write(&[event(5, "a", 4)])
+        .write(&[event(5, "a", 4)], &knows_every_stream)
         .expect("write after the roll");
     assert_eq!(written.segment, 2);
     assert_eq!(written.last_record.offset, SEGMENT_HEADER_BYTES as u64);
@@ -520,12 +527,12 @@ fn opening_from_a_base_visits_only_the_tail_and_seeds_the_order_checks() {
     assert_eq!(summary.records, 3);
     assert_eq!(summary.events, 3);
     assert_eq!(log.last_position(), 3);
-    assert!(log.needs_stream_version_base());
-    log.set_stream_version_base(std::sync::Arc::new(|stream: &str| {
-        u64::from(stream == "a") * 2
-    }));
-    log.append(&[event(4, "a", 3)])
+    // Stream "a" was last written before the base: its version comes from the applied state.
+    log.append(&[event(4, "a", 3)], &|stream| u64::from(stream == "a") * 2)
         .expect("stream a continues from the base's version");
+    // "b" was written after it: the check tracks it and does not ask the state.
+    log.append(&[event(5, "b", 2)], &knows_every_stream)
+        .expect("stream b continues from the tail's version");
 }
 
 #[test]
@@ -582,4 +589,41 @@ fn a_tail_record_that_breaks_a_stream_version_from_the_base_is_corruption() {
         Err(BaseOpenError::Log(LogError::Corrupt { offset, .. })) => assert_eq!(offset, starts[2]),
         other => panic!("expected corruption, got {:?}", other.err()),
     }
+}
+
+#[test]
+fn past_its_bound_the_order_check_forgets_its_streams_and_asks_the_applied_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("fresh log");
+    log.set_order_streams_max(2);
+    for (position, stream) in [(1, "a"), (2, "b")] {
+        log.append(&[event(position, stream, 1)], &knows_every_stream)
+            .expect("append");
+    }
+    log.forget_applied_streams();
+    assert_eq!(
+        log.streams_tracked(),
+        2,
+        "within the bound nothing is forgotten"
+    );
+    log.append(&[event(3, "c", 1)], &knows_every_stream)
+        .expect("append");
+    log.forget_applied_streams();
+    assert_eq!(
+        log.streams_tracked(),
+        0,
+        "past the bound every stream is forgotten"
+    );
+    let applied = |stream: &str| u64::from(["a", "b", "c"].contains(&stream));
+    log.append(&[event(4, "a", 2)], &applied)
+        .expect("a continues from the applied state's version");
+    assert_eq!(log.streams_tracked(), 1);
+    // The check still holds: a version that does not follow the applied state's is a writer bug.
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        log.append(&[event(5, "b", 2)], &|_| 7)
+    }));
+    assert!(
+        refused.is_err(),
+        "b version 2 after an applied version 7 is refused"
+    );
 }
