@@ -114,7 +114,8 @@ impl Unapplied {
         }
     }
 
-    fn stream_version(&self, stream: &str) -> Option<u64> {
+    /// The version of `stream` after the newest batch not yet applied that wrote it, if any.
+    pub fn stream_version(&self, stream: &str) -> Option<u64> {
         self.batches
             .iter()
             .rev()

@@ -304,8 +304,6 @@ impl<S: StateStore> Writer<S> {
             }
             self.publish_counters();
             if self.in_flight.is_empty() {
-                // Every written batch is applied: the region holds each stream's version.
-                self.log.forget_applied_streams();
                 self.snapshot_if_due();
                 let drained = wake.disconnected || (stopping && !took_messages);
                 if drained {
@@ -387,11 +385,14 @@ impl<S: StateStore> Writer<S> {
             // A segment is sealed only once all of it is durable.
             self.drain(queue)?;
         }
-        let state = &self.state;
-        let written = match self
-            .log
-            .write(&records, &|stream| state.stream_version(stream))
-        {
+        // Stream versions before this batch, for the log's own order check.
+        let (state, unapplied) = (&self.state, &self.unapplied);
+        let versions_before = |stream: &str| {
+            unapplied
+                .stream_version(stream)
+                .unwrap_or_else(|| state.stream_version(stream))
+        };
+        let written = match self.log.write(&records, &versions_before) {
             Ok(written) => written,
             Err(error) => {
                 answer_all(

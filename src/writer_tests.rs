@@ -518,3 +518,30 @@ fn past_its_bound_the_log_forgets_stream_versions_and_takes_them_from_the_state(
         "a full scan verifies the order"
     );
 }
+
+#[test]
+fn a_log_that_forgot_its_streams_takes_versions_from_batches_not_yet_applied() {
+    use crate::writer_queue::SyncReport;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut writer = writer(dir.path(), MemoryState::default());
+    writer.log.set_order_streams_max(0);
+    let (queue, syncer, thread) = serve_with_test_syncer(writer);
+    let first = send(&queue, append("a", 0, 1));
+    assert_eq!(syncer.next_job().expect("job").batch, 1);
+    let second = send(&queue, append("a", 1, 1));
+    // Batch 2 is written before batch 1 is applied, by a log that forgot "a": its version comes
+    // from batch 1 (the state still says 0, which would stop the writer).
+    syncer.report(SyncReport::Durable(1));
+    assert_eq!(syncer.next_job().expect("job").batch, 2);
+    syncer.report(SyncReport::Durable(2));
+    for (answer, version) in [(first, 1), (second, 2)] {
+        assert!(matches!(
+            answer.recv(),
+            Ok(Response::Appended { stream_version, .. }) if stream_version == version
+        ));
+    }
+    drop(queue);
+    let (writer, result) = thread.join().expect("the writer never broke the log order");
+    result.expect("a clean stop");
+    assert_eq!(writer.state.stream_version("a"), 2);
+}

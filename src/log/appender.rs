@@ -98,19 +98,6 @@ impl Log {
         }
     }
 
-    /// Every written batch is applied to the state whose versions [`Log::write`] is given: past
-    /// [`ORDER_CHECK_STREAMS_MAX`] streams, the order check forgets the versions it tracks and
-    /// reads them from that state from now on, so its memory does not grow with the number of
-    /// streams ever written.
-    pub fn forget_applied_streams(&mut self) {
-        if self.order.forget_streams_over(self.order_streams_max) {
-            tracing::debug!(
-                limit = self.order_streams_max,
-                "log order check: forgot the stream versions the state region holds"
-            );
-        }
-    }
-
     /// Streams whose versions the log's order check tracks itself.
     pub fn streams_tracked(&self) -> usize {
         self.order.streams_tracked()
@@ -164,9 +151,9 @@ impl Log {
     pub fn append(
         &mut self,
         records: &[LogRecord],
-        applied_versions: &dyn Fn(&str) -> u64,
+        versions_before: &dyn Fn(&str) -> u64,
     ) -> Result<u64, LogError> {
-        let written = self.write(records, applied_versions)?;
+        let written = self.write(records, versions_before)?;
         if let Err(error) = self.sync() {
             self.cut_not_durable();
             return Err(error);
@@ -188,14 +175,16 @@ impl Log {
 
     /// Write `records` after everything written so far, without `fdatasync`: nothing of it may
     /// be acknowledged before a sync of [`Log::sync_file`] that started after this returned.
-    /// `applied_versions` gives the version of a stream as of the last applied batch (the state
-    /// region): the order check asks it for streams it does not track (after a boot from a base,
-    /// or once it forgot them), which have no record in a batch not yet applied.
+    /// `versions_before` gives each stream's version as of everything written before this batch
+    /// (the writer: its batches not yet applied, then the state region). The order check asks it
+    /// for the streams it does not track: after a boot from a base, and after it forgot them
+    /// because it tracked more than [`ORDER_CHECK_STREAMS_MAX`], so that its memory does not grow
+    /// with the number of streams ever written.
     /// On a failed write the batch is cut off again; the caller must stop using the log.
     pub fn write(
         &mut self,
         records: &[LogRecord],
-        applied_versions: &dyn Fn(&str) -> u64,
+        versions_before: &dyn Fn(&str) -> u64,
     ) -> Result<WrittenBatch, LogError> {
         assert!(!records.is_empty(), "an empty batch is never written");
         if self.needs_roll() {
@@ -205,12 +194,18 @@ impl Log {
             );
             self.roll()?;
         }
+        if self.order.forget_streams_over(self.order_streams_max) {
+            tracing::debug!(
+                limit = self.order_streams_max,
+                "log order check: forgot its stream versions, the writer's state has them"
+            );
+        }
         self.buffer.clear();
         let mut last_record_at = 0;
         for record in records {
             if let Err(why) = self
                 .order
-                .check_and_apply_with(record, Some(applied_versions))
+                .check_and_apply_with(record, Some(versions_before))
             {
                 panic!("the writer produced a record that breaks the log order: {why}");
             }

@@ -15,10 +15,10 @@ use eventsrv_format::log_record::{
 use std::fmt;
 use std::path::Path;
 
-/// Streams whose versions the open log's [`OrderCheck`] tracks itself. Past it, at a moment when
-/// every written batch is applied, it forgets them ([`OrderCheck::forget_streams_over`]) and
-/// takes their versions from the applied state, which then holds exactly the log's records: so
-/// the daemon's memory does not grow with the number of streams ever written.
+/// Streams whose versions the open log's [`OrderCheck`] tracks itself. Past it, before the next
+/// batch, it forgets them ([`OrderCheck::forget_streams_over`]) and from then on takes the
+/// version of a stream it does not track from the writer (its batches not yet applied, then the
+/// state region): so the daemon's memory does not grow with the number of streams ever written.
 pub const ORDER_CHECK_STREAMS_MAX: usize = 65_536;
 
 /// The ordering invariants of docs/formats.md, checked record by record in log order.
@@ -77,8 +77,8 @@ impl OrderCheck {
     }
 
     /// Forget the tracked stream versions once there are more than `limit`: from then on the
-    /// versions of streams without a later record come from the base passed to each check. The
-    /// caller guarantees that base holds every record checked so far. Returns whether it forgot.
+    /// versions of streams without a later record come from the base passed to each check, which
+    /// must account for every record checked so far. Returns whether it forgot.
     pub fn forget_streams_over(&mut self, limit: usize) -> bool {
         if self.stream_versions.len() <= limit {
             return false;

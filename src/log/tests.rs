@@ -592,38 +592,23 @@ fn a_tail_record_that_breaks_a_stream_version_from_the_base_is_corruption() {
 }
 
 #[test]
-fn past_its_bound_the_order_check_forgets_its_streams_and_asks_the_applied_state() {
+fn past_its_bound_the_order_check_forgets_its_streams_and_asks_the_writer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("fresh log");
     log.set_order_streams_max(2);
-    for (position, stream) in [(1, "a"), (2, "b")] {
+    for (position, stream) in [(1, "a"), (2, "b"), (3, "c")] {
         log.append(&[event(position, stream, 1)], &knows_every_stream)
-            .expect("append");
+            .expect("until it forgets, the check knows every stream");
     }
-    log.forget_applied_streams();
-    assert_eq!(
-        log.streams_tracked(),
-        2,
-        "within the bound nothing is forgotten"
-    );
-    log.append(&[event(3, "c", 1)], &knows_every_stream)
-        .expect("append");
-    log.forget_applied_streams();
-    assert_eq!(
-        log.streams_tracked(),
-        0,
-        "past the bound every stream is forgotten"
-    );
-    let applied = |stream: &str| u64::from(["a", "b", "c"].contains(&stream));
-    log.append(&[event(4, "a", 2)], &applied)
-        .expect("a continues from the applied state's version");
-    assert_eq!(log.streams_tracked(), 1);
-    // The check still holds: a version that does not follow the applied state's is a writer bug.
+    assert_eq!(log.streams_tracked(), 3);
+    // Over the bound: the next batch starts by forgetting them all.
+    let before = |stream: &str| u64::from(["a", "b", "c"].contains(&stream));
+    log.append(&[event(4, "a", 2)], &before)
+        .expect("a continues from the version before the batch");
+    assert_eq!(log.streams_tracked(), 1, "only a, since it forgot");
+    // The check still holds: a version that does not follow the writer's is a writer bug.
     let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         log.append(&[event(5, "b", 2)], &|_| 7)
     }));
-    assert!(
-        refused.is_err(),
-        "b version 2 after an applied version 7 is refused"
-    );
+    assert!(refused.is_err(), "b version 2 after version 7 is refused");
 }
