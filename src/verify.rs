@@ -197,7 +197,7 @@ fn verify_log(data_dir: &Path, report: &mut VerifyReport, wanted: &mut Found) ->
         }
         let mut at = SEGMENT_HEADER_BYTES;
         loop {
-            match next_record(&bytes, at) {
+            match next_record(&bytes, at, 0) {
                 Next::Record { record, len } => {
                     if ordered {
                         if let Err(why) = order.check_and_apply(&record) {
@@ -219,6 +219,15 @@ fn verify_log(data_dir: &Path, report: &mut VerifyReport, wanted: &mut Found) ->
                     }
                 }
                 Next::End => break,
+                Next::ZeroTail { .. } if index == last => break,
+                Next::ZeroTail { bytes: zeros } => {
+                    segment.status = format!(
+                        "corrupt at byte {at}: sealed segment does not end after its last record \
+                         ({zeros} zero bytes follow it)"
+                    );
+                    ordered = false;
+                    break;
+                }
                 Next::Torn { why } if index == last => {
                     segment.status = format!(
                         "torn tail at byte {at} ({} bytes; the daemon cuts it at its next start): \

@@ -286,6 +286,7 @@ fn a_failed_write_answers_storage_errors_and_stops_the_writer() {
         device,
         1,
         64,
+        64,
         0,
         u64::MAX / 2,
         crate::log::scan::OrderCheck::new(),
@@ -378,9 +379,15 @@ fn serve_with_test_syncer(
     (queue_tx, syncer, thread)
 }
 
+/// How far the segment's records reach: the end of its last non-zero byte (the zero-filled tail
+/// follows the records; docs/formats.md).
 fn segment_len(data_dir: &Path) -> u64 {
     let path = log::segment::segment_path(&log::segment::log_dir(data_dir), 1);
-    std::fs::metadata(path).expect("segment").len()
+    let bytes = std::fs::read(path).expect("segment");
+    bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |last| last as u64 + 1)
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn a_torn_last_record_is_cut_and_the_daemon_starts() {
     let count = 10;
     let mut daemon = TestDaemon::stopped_with_events("acc-1", count);
     let segment = daemon.segment_path(1);
-    let bytes = std::fs::read(&segment).expect("segment");
+    let bytes = daemon.segment_records(1);
     let starts = record_starts(&bytes);
     assert_eq!(starts.len(), count as usize);
     let last = *starts.last().expect("records");
@@ -63,7 +63,7 @@ fn a_torn_last_record_is_cut_and_the_daemon_starts() {
 fn a_flipped_byte_in_an_earlier_record_is_named_by_verify_and_refuses_a_full_replay() {
     let mut daemon = TestDaemon::stopped_with_events("acc-1", 10);
     let segment = daemon.segment_path(1);
-    let mut bytes = std::fs::read(&segment).expect("segment");
+    let mut bytes = daemon.segment_records(1);
     let starts = record_starts(&bytes);
     let damaged_start = starts[3];
     bytes[(damaged_start + starts[4]) / 2] ^= 0x40;

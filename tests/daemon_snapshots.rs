@@ -383,7 +383,7 @@ fn verify_finds_a_flipped_byte_in_a_segment_and_a_corrupt_snapshot() {
     assert!(report.contains("result:     ok"), "{report}");
 
     let segment = daemon.segment_path(1);
-    let pristine = std::fs::read(&segment).expect("segment");
+    let pristine = daemon.segment_records(1);
     flip_byte(&segment, pristine.len() / 2);
     let (ok, report) = verify(&daemon);
     assert!(!ok, "a flipped segment byte is a problem:\n{report}");
@@ -479,7 +479,7 @@ fn a_surviving_region_boot_does_not_read_sealed_segments_before_its_location() {
 
     // A flipped byte in the middle of sealed segment 1, which a full scan refuses.
     let segment = daemon.segment_path(1);
-    let pristine = std::fs::read(&segment).expect("segment");
+    let pristine = daemon.segment_records(1);
     flip_byte(&segment, pristine.len() / 2);
 
     // The surviving region's location is in a later segment: segment 1 is not read at boot.

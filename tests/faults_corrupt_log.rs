@@ -72,7 +72,7 @@ fn forget_the_state(daemon: &TestDaemon) {
 fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
     let mut daemon = TestDaemon::stopped_with_events("acc-1", EVENTS);
     let segment = daemon.segment_path(1);
-    let original = std::fs::read(&segment).expect("segment");
+    let original = daemon.segment_records(1);
     let starts = record_starts(&original);
     let mut refused = 0;
     let mut tried = 0;
@@ -140,7 +140,7 @@ fn a_bit_flip_in_any_field_of_any_record_refuses_start_and_changes_nothing() {
 fn a_last_record_torn_at_any_byte_is_cut_and_the_stream_continues() {
     let mut daemon = TestDaemon::stopped_with_events("acc-1", EVENTS);
     let segment = daemon.segment_path(1);
-    let original = std::fs::read(&segment).expect("segment");
+    let original = daemon.segment_records(1);
     let starts = record_starts(&original);
     let (last, end) = (starts[EVENTS as usize - 1], starts[EVENTS as usize]);
     let stride = if crash_support::soak() { 1 } else { 9 };

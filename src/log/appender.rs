@@ -11,11 +11,11 @@
 use super::scan::{OrderCheck, ORDER_CHECK_STREAMS_MAX};
 use super::segment::{create_segment, segment_path};
 use super::LogError;
-use eventsrv_format::limits::BATCH_BYTES_MAX;
+use eventsrv_format::limits::{BATCH_BYTES_MAX, LOG_WRITE_BYTES_MAX, LOG_ZEROED_AHEAD_BYTES};
 use eventsrv_format::log_record::{encode_record, LogRecord};
 use eventsrv_format::region::LastRecord;
 use std::fs::File;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,7 +47,14 @@ pub struct Log {
     /// Shared with the syncer thread, which only ever calls `fdatasync` on it.
     active: Arc<File>,
     active_index: u64,
+    /// Where the active segment's records end (the next record is written here).
     active_bytes: u64,
+    /// Length of the active segment file: its records, then the zero-filled tail
+    /// (docs/formats.md, "Zero-filled tail").
+    file_bytes: u64,
+    /// Writing zeros ahead failed in this segment (logged once): records are appended until the
+    /// log rolls.
+    zero_fill_failed: bool,
     /// Bytes of the active segment known durable (`active_bytes` once every batch is synced).
     durable_bytes: u64,
     sealed_bytes: u64,
@@ -70,12 +77,17 @@ impl Log {
         active: File,
         active_index: u64,
         active_bytes: u64,
+        file_bytes: u64,
         sealed_bytes: u64,
         segment_bytes_max: u64,
         order: OrderCheck,
         last_record_offset: Option<u64>,
     ) -> Log {
         assert!(active_index >= 1, "segments are numbered from 1");
+        assert!(
+            file_bytes >= active_bytes,
+            "the segment file ({file_bytes} bytes) holds its {active_bytes} bytes of records"
+        );
         if let Some(offset) = last_record_offset {
             assert!(
                 offset >= eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64
@@ -88,6 +100,8 @@ impl Log {
             active: Arc::new(active),
             active_index,
             active_bytes,
+            file_bytes,
+            zero_fill_failed: false,
             durable_bytes: active_bytes,
             sealed_bytes,
             segment_bytes_max,
@@ -212,8 +226,13 @@ impl Log {
             last_record_at = self.buffer.len() as u64;
             encode_record(record, &mut self.buffer);
         }
+        assert!(
+            self.buffer.len() <= LOG_WRITE_BYTES_MAX,
+            "one write of {} bytes: recovery assumes a torn write spans at most {LOG_WRITE_BYTES_MAX}",
+            self.buffer.len()
+        );
         let start = self.active_bytes;
-        if let Err(source) = (&*self.active).write_all(&self.buffer) {
+        if let Err(source) = self.active.write_all_at(&self.buffer, start) {
             // Named only on failure: formatting it cost a tenth of a write's daemon CPU.
             let path = segment_path(&self.dir, self.active_index);
             self.cut_back_to(start, &path);
@@ -225,7 +244,10 @@ impl Log {
         }
         let bytes = self.buffer.len() as u64;
         self.active_bytes += bytes;
+        self.file_bytes = self.file_bytes.max(self.active_bytes);
         self.last_record_offset = start + last_record_at;
+        // After the records: the sync that makes them durable covers these zeros too.
+        self.keep_zeroed_ahead();
         if self.buffer.capacity() > BATCH_BYTES_MAX {
             // One oversized request must not pin its buffer for the daemon's lifetime.
             self.buffer = Vec::new();
@@ -237,6 +259,33 @@ impl Log {
             bytes,
             last_record: self.last_record().expect("a batch was just written"),
         })
+    }
+
+    /// Keep at least half of [`LOG_ZEROED_AHEAD_BYTES`] of written zeros after the last record,
+    /// so the next writes overwrite blocks the file system already has (their `fdatasync`
+    /// commits no metadata). Best effort: where it fails, records are appended as before.
+    fn keep_zeroed_ahead(&mut self) {
+        const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        if self.zero_fill_failed
+            || self.file_bytes - self.active_bytes >= LOG_ZEROED_AHEAD_BYTES / 2
+        {
+            return;
+        }
+        let target = self.active_bytes + LOG_ZEROED_AHEAD_BYTES;
+        while self.file_bytes < target {
+            let piece = &ZEROS[..(target - self.file_bytes).min(ZEROS.len() as u64) as usize];
+            if let Err(error) = self.active.write_all_at(piece, self.file_bytes) {
+                self.zero_fill_failed = true;
+                tracing::warn!(
+                    segment = %segment_path(&self.dir, self.active_index).display(),
+                    offset = self.file_bytes,
+                    "cannot write zeros ahead of the log's last record ({error}): appending \
+                     until the next segment (each fdatasync then commits file-system metadata)"
+                );
+                return;
+            }
+            self.file_bytes += piece.len() as u64;
+        }
     }
 
     /// The active segment, for the syncer's `fdatasync`.
@@ -272,6 +321,7 @@ impl Log {
             .set_len(offset)
             .and_then(|()| self.active.sync_all());
         self.active_bytes = offset;
+        self.file_bytes = offset;
         self.durable_bytes = self.durable_bytes.min(offset);
         self.last_record_offset = 0;
         match cut {
@@ -299,6 +349,15 @@ impl Log {
     }
 
     fn roll(&mut self) -> Result<(), LogError> {
+        // Only the highest segment has a zero-filled tail: cut it (durably) before the next
+        // segment exists.
+        let sealing = segment_path(&self.dir, self.active_index);
+        self.active
+            .set_len(self.active_bytes)
+            .map_err(LogError::io(&sealing, "cut the zero-filled tail of"))?;
+        self.active
+            .sync_data()
+            .map_err(LogError::io(&sealing, "fdatasync"))?;
         let next = self.active_index + 1;
         let file = create_segment(&self.dir, next, self.order.last_position())?;
         tracing::info!(
@@ -311,6 +370,8 @@ impl Log {
         self.active = Arc::new(file);
         self.active_index = next;
         self.active_bytes = eventsrv_format::log_record::SEGMENT_HEADER_BYTES as u64;
+        self.file_bytes = self.active_bytes;
+        self.zero_fill_failed = false;
         self.last_record_offset = 0;
         // create_segment fsynced the header.
         self.durable_bytes = self.active_bytes;

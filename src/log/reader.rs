@@ -60,7 +60,7 @@ impl LogCursor {
                 at = SEGMENT_HEADER_BYTES;
             }
             let stopped_early = loop {
-                match next_record(&bytes, at) {
+                match next_record(&bytes, at, base) {
                     Next::Record { record, len } => {
                         let offset = (base + at) as u64;
                         self.order
@@ -76,7 +76,8 @@ impl LogCursor {
                             break true;
                         }
                     }
-                    Next::End | Next::Torn { .. } => break false,
+                    // Not written yet: the zero-filled tail, or a write still in progress.
+                    Next::End | Next::ZeroTail { .. } | Next::Torn { .. } => break false,
                     Next::Corrupt { why } => {
                         return Err(LogError::Corrupt {
                             path: path.clone(),

@@ -86,6 +86,7 @@ pub fn open_located(
                 file,
                 1,
                 header_bytes,
+                header_bytes,
                 0,
                 segment_bytes_max,
                 order,
@@ -168,16 +169,22 @@ fn finish_open(
         cut_torn_tail(&cut)?;
         summary.torn_tail = Some(cut);
     }
+    // Not `append`: records go over the zero-filled tail, if any (docs/formats.md).
     let active = OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(&path)
         .map_err(LogError::io(&path, "open"))?;
+    let file_len = active
+        .metadata()
+        .map_err(LogError::io(&path, "stat"))?
+        .len();
     summary.bytes = sealed_bytes + scan.valid_bytes;
     Ok(Log::from_parts(
         dir,
         active,
         last,
         scan.valid_bytes,
+        file_len,
         sealed_bytes,
         segment_bytes_max,
         order,

@@ -7,7 +7,7 @@
 //! offset is tried, and a complete valid record found there means a damaged length field.
 
 use super::LogError;
-use eventsrv_format::limits::RECORD_BYTES_MAX;
+use eventsrv_format::limits::{DISK_SECTOR_BYTES, LOG_WRITE_BYTES_MAX, RECORD_BYTES_MAX};
 use eventsrv_format::log_record::{
     decode_record, LogRecord, RecordError, SegmentHeader, BODY_PREFIX_BYTES, FRAME_PREFIX_BYTES,
     KIND_COMMIT, KIND_EVENT, SEGMENT_HEADER_BYTES,
@@ -176,7 +176,13 @@ pub enum Next {
     },
     /// Nothing left.
     End,
-    /// An incomplete record with nothing valid after it, or only zero bytes: cut here.
+    /// Only zero bytes from here to the end: the highest segment's zero-filled tail
+    /// (docs/formats.md, "Zero-filled tail"). The log ends here; nothing to cut.
+    ZeroTail {
+        bytes: usize,
+    },
+    /// A write that did not reach the disk whole (an incomplete record with nothing valid after
+    /// it, or a record with a sector that never landed): cut here.
     Torn {
         why: String,
     },
@@ -185,15 +191,29 @@ pub enum Next {
     },
 }
 
-/// Classify the bytes at `at`.
-pub fn next_record(bytes: &[u8], at: usize) -> Next {
+/// Classify the bytes at `at`; `bytes[0]` is byte `origin` of the segment file (sectors are
+/// aligned to the file).
+pub fn next_record(bytes: &[u8], at: usize, origin: usize) -> Next {
     let rest = bytes.get(at..).unwrap_or(&[]);
     if rest.is_empty() {
         return Next::End;
     }
-    match decode_record(rest) {
-        Ok((record, len)) => Next::Record { record, len },
-        Err(RecordError::Incomplete { needed, available }) => {
+    let error = match decode_record(rest) {
+        Ok((record, len)) => return Next::Record { record, len },
+        Err(error) => error,
+    };
+    let Some(last_nonzero) = rest.iter().rposition(|b| *b != 0) else {
+        return Next::ZeroTail { bytes: rest.len() };
+    };
+    if let Some(why) = unlanded_sector(rest, origin + at, last_nonzero) {
+        if complete_body_under_damaged_length(rest).is_none() {
+            return Next::Torn {
+                why: format!("a write that did not reach the disk whole: {why}"),
+            };
+        }
+    }
+    match error {
+        RecordError::Incomplete { needed, available } => {
             if let Some(later) = later_valid_record(rest) {
                 return Next::Corrupt {
                     why: format!(
@@ -216,13 +236,50 @@ pub fn next_record(bytes: &[u8], at: usize) -> Next {
                 why: format!("incomplete record: needs {needed} bytes, {available} present"),
             }
         }
-        Err(RecordError::Corrupt(_)) if rest.iter().all(|b| *b == 0) => Next::Torn {
-            why: format!("{} trailing zero bytes", rest.len()),
-        },
-        Err(error) => Next::Corrupt {
+        error => Next::Corrupt {
             why: error.to_string(),
         },
     }
+}
+
+/// For a record at file offset `start` that does not verify, with bytes `rest` from there to the
+/// end of the file: why it is a write that did not reach the disk whole, if it is one
+/// (docs/formats.md, "Recovery on start"). Two things must hold. The non-zero bytes end within
+/// one write of `start` (`last_nonzero`: offset in `rest` of the last of them): only the last
+/// write can be torn. And a sector of that write reads as the zeros that were there before: the
+/// record's first sector from `start` on, or a whole sector the record overlaps. A record damaged
+/// on disk keeps its sectors' bytes, so it rarely shows either.
+fn unlanded_sector(rest: &[u8], start: usize, last_nonzero: usize) -> Option<String> {
+    if last_nonzero >= LOG_WRITE_BYTES_MAX {
+        return None;
+    }
+    let first_sector_end = (start / DISK_SECTOR_BYTES + 1) * DISK_SECTOR_BYTES - start;
+    let first = &rest[..first_sector_end.min(rest.len())];
+    if first.iter().all(|b| *b == 0) {
+        return Some(format!(
+            "its first {} bytes (up to a {DISK_SECTOR_BYTES}-byte sector's end) are zero",
+            first.len()
+        ));
+    }
+    // The first sector landed, so the length field is the one written.
+    let claimed = rest
+        .get(..4)
+        .map(|len| u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize)
+        .filter(|body_len| (BODY_PREFIX_BYTES..=RECORD_BYTES_MAX).contains(body_len))?
+        + FRAME_PREFIX_BYTES;
+    let mut sector = first_sector_end;
+    while sector < claimed.min(rest.len()) {
+        let whole = rest.get(sector..sector + DISK_SECTOR_BYTES)?;
+        if whole.iter().all(|b| *b == 0) {
+            return Some(format!(
+                "the {DISK_SECTOR_BYTES}-byte sector at byte {} of the file, inside its {claimed} \
+                 bytes, is all zero",
+                start + sector
+            ));
+        }
+        sector += DISK_SECTOR_BYTES;
+    }
+    None
 }
 
 /// For a record whose length runs past the end: the body length at which the bytes that are
@@ -260,7 +317,8 @@ pub enum TailPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentScan {
-    /// Offset just after the last complete record.
+    /// Offset just after the last complete record (the highest segment's zero-filled tail, if
+    /// any, follows it).
     pub valid_bytes: u64,
     pub records: u64,
     /// Where the last complete record scanned starts (None: the scan found no record).
@@ -321,7 +379,7 @@ pub fn scan_records(
     let mut records = 0;
     let mut last_record_offset = None;
     loop {
-        match next_record(bytes, at) {
+        match next_record(bytes, at, 0) {
             Next::Record { record, len } => {
                 let offset = at as u64;
                 order
@@ -347,6 +405,25 @@ pub fn scan_records(
                     last_record_offset,
                     torn: None,
                 })
+            }
+            Next::ZeroTail { .. } if policy == TailPolicy::Last => {
+                return Ok(SegmentScan {
+                    valid_bytes: at as u64,
+                    records,
+                    last_record_offset,
+                    torn: None,
+                })
+            }
+            Next::ZeroTail { bytes } => {
+                return Err(LogError::Corrupt {
+                    path: path.into(),
+                    offset: at as u64,
+                    why: format!(
+                        "sealed segment does not end after its last record: {bytes} zero bytes \
+                         follow it (a segment is cut to its last record before the next is \
+                         created)"
+                    ),
+                });
             }
             Next::Torn { why } if policy == TailPolicy::Last => {
                 return Ok(SegmentScan {

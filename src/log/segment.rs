@@ -103,8 +103,9 @@ pub fn create_segment(log_dir: &Path, index: u64, position_before: u64) -> Resul
     }
     std::fs::rename(&creating, &path).map_err(LogError::io(&path, "rename into place"))?;
     fsync_dir(log_dir)?;
+    // Records are written with `pwrite` at the end of the last one (docs/formats.md), not appended.
     OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(&path)
         .map_err(LogError::io(&path, "open"))
 }

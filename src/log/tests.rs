@@ -2,6 +2,7 @@
 
 use super::segment::{log_dir, segment_path};
 use super::*;
+use eventsrv_format::limits::DISK_SECTOR_BYTES;
 use eventsrv_format::log_record::{
     encode_record, CommitRecord, EventRecord, LogRecord, SEGMENT_HEADER_BYTES,
 };
@@ -47,8 +48,17 @@ fn knows_every_stream(stream: &str) -> u64 {
     panic!("the order check asked the applied state for stream {stream:?}")
 }
 
-/// A log with three events in one segment; returns the byte offset where each record starts.
+/// A log with three events in one segment, cut to its records (as a log written before the
+/// zero-filled tail, or after a torn tail was cut, is): the tests that damage records read and
+/// rewrite the file whole. Returns the byte offset where each record starts, and the end.
 fn three_events(data_dir: &Path) -> Vec<u64> {
+    let starts = three_events_zero_filled(data_dir);
+    cut_to(&segment_one(data_dir), starts[3]);
+    starts
+}
+
+/// [`three_events`] as the daemon leaves them: followed by the zero-filled tail.
+fn three_events_zero_filled(data_dir: &Path) -> Vec<u64> {
     let (mut log, _, _) = open_collect(data_dir, u64::MAX / 2).expect("fresh log");
     let mut starts = Vec::new();
     for (position, version) in [(1, 1), (2, 2), (3, 1)] {
@@ -59,6 +69,37 @@ fn three_events(data_dir: &Path) -> Vec<u64> {
     }
     starts.push(log.stats().bytes);
     starts
+}
+
+/// A payload of `len` bytes "x": no zero byte at its end.
+fn string_payload(len: usize) -> Vec<u8> {
+    let mut payload = vtree::Encoder::new();
+    payload.string(&vec![b'x'; len]);
+    payload.into_bytes()
+}
+
+fn cut_to(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_len(len))
+        .expect("cut the segment");
+}
+
+/// The segment's bytes up to `end`, checking that only zeros follow.
+fn records_then_zeros(path: &Path, end: u64) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).expect("read segment");
+    assert!(
+        bytes.len() as u64 >= end,
+        "{} bytes, records up to {end}",
+        bytes.len()
+    );
+    assert!(
+        bytes[end as usize..].iter().all(|b| *b == 0),
+        "only zeros after the last record"
+    );
+    bytes.truncate(end as usize);
+    bytes
 }
 
 fn segment_one(data_dir: &Path) -> std::path::PathBuf {
@@ -106,7 +147,7 @@ fn a_torn_tail_at_every_byte_of_the_last_record_is_cut() {
             .expect("append after recovery");
         drop(log);
         assert_eq!(
-            std::fs::read(segment_one(dir.path())).expect("read"),
+            records_then_zeros(&segment_one(dir.path()), end as u64),
             original,
             "cut at {cut}"
         );
@@ -114,16 +155,157 @@ fn a_torn_tail_at_every_byte_of_the_last_record_is_cut() {
 }
 
 #[test]
-fn trailing_zero_bytes_are_a_torn_tail() {
+fn the_log_keeps_zeros_ahead_of_its_last_record_and_goes_on_over_them() {
+    use eventsrv_format::limits::LOG_ZEROED_AHEAD_BYTES;
     let dir = tempfile::tempdir().expect("tempdir");
-    let starts = three_events(dir.path());
-    let mut bytes = std::fs::read(segment_one(dir.path())).expect("read");
-    bytes.extend_from_slice(&[0u8; 4096]);
-    std::fs::write(segment_one(dir.path()), &bytes).expect("write");
-    let (_, summary, seen) = open_collect(dir.path(), u64::MAX / 2).expect("recovers");
-    assert_eq!(seen.len(), 3);
-    let torn = summary.torn_tail.expect("zeros were cut");
-    assert_eq!((torn.offset, torn.bytes_cut), (starts[3], 4096));
+    let starts = three_events_zero_filled(dir.path());
+    let segment = segment_one(dir.path());
+    let file_len = || std::fs::metadata(&segment).expect("stat").len();
+    assert_eq!(
+        file_len(),
+        starts[1] + LOG_ZEROED_AHEAD_BYTES,
+        "zeros written once"
+    );
+    let records = records_then_zeros(&segment, starts[3]);
+    // Reopened: the zeros are where the log ends, not a torn tail; nothing is cut.
+    let (mut log, summary, seen) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    assert_eq!((seen.len(), summary.torn_tail), (3, None));
+    assert_eq!(summary.bytes, starts[3]);
+    assert_eq!(file_len(), starts[1] + LOG_ZEROED_AHEAD_BYTES);
+    // The next record goes right after the last one, over the zeros.
+    log.append(&[event(4, "b", 2)], &knows_every_stream)
+        .expect("append");
+    let end = log.stats().bytes;
+    drop(log);
+    assert_eq!(
+        records_then_zeros(&segment, end)[..starts[3] as usize],
+        records[..]
+    );
+    let (_, _, seen) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    assert_eq!(seen.len(), 4);
+    // More zeros once fewer than half remain.
+    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    let big = |position, version| LogRecord::Event {
+        position,
+        event: EventRecord {
+            payload: string_payload(300 * 1024),
+            ..match event(position, "c", version) {
+                LogRecord::Event { event, .. } => event,
+                LogRecord::Commit { .. } => unreachable!(),
+            }
+        },
+    };
+    for (position, version) in [(5, 1), (6, 2), (7, 3), (8, 4)] {
+        log.append(&[big(position, version)], &knows_every_stream)
+            .expect("append");
+        let left = file_len() - log.stats().bytes;
+        assert!(
+            left >= LOG_ZEROED_AHEAD_BYTES / 2,
+            "{left} zero bytes ahead"
+        );
+    }
+}
+
+#[test]
+fn a_torn_write_over_the_zero_filled_tail_is_cut_whichever_sector_did_not_land() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events_zero_filled(dir.path());
+    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    let mut big = event(4, "b", 2);
+    if let LogRecord::Event { event, .. } = &mut big {
+        event.payload = string_payload(3000);
+    }
+    log.append(&[big], &knows_every_stream).expect("append");
+    let end = log.stats().bytes;
+    drop(log);
+    let segment = segment_one(dir.path());
+    let written = std::fs::read(&segment).expect("read");
+    let (start, sector) = (starts[3] as usize, DISK_SECTOR_BYTES);
+    // Each sector of the last write missing in turn (it reads as the zeros that were there).
+    let mut missing = vec![start..(start / sector + 1) * sector];
+    missing.extend(
+        ((start / sector + 1)..(end as usize).div_ceil(sector))
+            .map(|s| s * sector..(s + 1) * sector),
+    );
+    for lost in missing {
+        let mut bytes = written.clone();
+        bytes[lost.clone()].fill(0);
+        std::fs::write(&segment, &bytes).expect("write");
+        let (_, summary, seen) = open_collect(dir.path(), u64::MAX / 2)
+            .unwrap_or_else(|e| panic!("sector {lost:?} lost: must recover: {e}"));
+        assert_eq!(seen.len(), 3, "sector {lost:?}");
+        let torn = summary.torn_tail.expect("cut");
+        assert_eq!(torn.offset, starts[3], "sector {lost:?}");
+        assert!(
+            torn.why.contains("did not reach the disk whole"),
+            "{}",
+            torn.why
+        );
+        assert_eq!(std::fs::metadata(&segment).expect("stat").len(), starts[3]);
+    }
+}
+
+#[test]
+fn a_damaged_last_record_before_the_zero_filled_tail_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events_zero_filled(dir.path());
+    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    // A last record whose bytes are not zero in any sector (its payload ends in "xxx").
+    let mut last = event(4, "b", 2);
+    if let LogRecord::Event { event, .. } = &mut last {
+        event.payload = string_payload(60);
+    }
+    log.append(&[last], &knows_every_stream).expect("append");
+    let end = log.stats().bytes as usize;
+    drop(log);
+    let (start, sector) = (starts[3] as usize, DISK_SECTOR_BYTES);
+    assert!(
+        start % sector < sector - 8,
+        "layout: the record's first sector holds its whole frame prefix"
+    );
+    let segment = segment_one(dir.path());
+    let written = std::fs::read(&segment).expect("read");
+    for byte in start..end {
+        let mut bytes = written.clone();
+        bytes[byte] ^= 0x10;
+        std::fs::write(&segment, &bytes).expect("write");
+        match open_collect(dir.path(), u64::MAX / 2) {
+            Err(LogError::Corrupt { offset, .. }) => assert_eq!(offset, start as u64),
+            Err(other) => panic!("flip at {byte}: expected corruption, got {other}"),
+            Ok((_, summary, _)) => panic!("flip at {byte} was accepted: {summary:?}"),
+        }
+        assert_eq!(std::fs::read(&segment).expect("read"), bytes, "nothing cut");
+    }
+}
+
+#[test]
+fn a_damaged_record_followed_by_more_than_one_write_is_refused_even_with_a_zero_sector() {
+    use eventsrv_format::limits::LOG_WRITE_BYTES_MAX;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let starts = three_events_zero_filled(dir.path());
+    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
+    let mut big = event(4, "b", 2);
+    if let LogRecord::Event { event, .. } = &mut big {
+        event.payload = string_payload(3000);
+    }
+    log.append(&[big], &knows_every_stream).expect("append");
+    let end = log.stats().bytes as usize;
+    drop(log);
+    let segment = segment_one(dir.path());
+    let mut bytes = std::fs::read(&segment).expect("read");
+    bytes.truncate(end);
+    // A whole sector inside the big record zeroed (as a lost sector reads), then more non-zero
+    // bytes than one write holds: not the last write, so not torn.
+    let sector = (starts[3] as usize / DISK_SECTOR_BYTES + 2) * DISK_SECTOR_BYTES;
+    assert!(sector + DISK_SECTOR_BYTES < end, "layout");
+    bytes[sector..sector + DISK_SECTOR_BYTES].fill(0);
+    bytes.resize(starts[3] as usize + LOG_WRITE_BYTES_MAX + 1, 0xAB);
+    std::fs::write(&segment, &bytes).expect("write");
+    match open_collect(dir.path(), u64::MAX / 2) {
+        Err(LogError::Corrupt { offset, .. }) => assert_eq!(offset, starts[3]),
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok((_, summary, _)) => panic!("accepted: {summary:?}"),
+    }
 }
 
 #[test]

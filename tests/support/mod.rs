@@ -243,6 +243,23 @@ impl TestDaemon {
         self.log_dir().join(format!("{index:020}.seg"))
     }
 
+    /// Segment `index`'s records: its bytes without the zero-filled tail the daemon keeps after
+    /// them (docs/formats.md, "Zero-filled tail").
+    pub fn segment_records(&self, index: u64) -> Vec<u8> {
+        use eventsrv_format::log_record::{decode_record, SEGMENT_HEADER_BYTES};
+        let mut bytes = std::fs::read(self.segment_path(index)).expect("segment");
+        let mut at = SEGMENT_HEADER_BYTES;
+        while let Ok((_, len)) = decode_record(&bytes[at..]) {
+            at += len;
+        }
+        assert!(
+            bytes[at..].iter().all(|b| *b == 0),
+            "only zeros follow the records of segment {index}"
+        );
+        bytes.truncate(at);
+        bytes
+    }
+
     /// Every segment's bytes, in order.
     pub fn log_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(self.log_dir())

@@ -29,6 +29,19 @@ pub const BATCH_REQUESTS_MAX: usize = 1_024;
 pub const BATCH_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// A segment is sealed once it passes this size (at a batch boundary).
 pub const SEGMENT_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Most bytes one group commit writes to the log: `BATCH_BYTES_MAX` of requests plus the one
+/// request that crossed it (≤ `FRAME_BYTES_MAX`), whose records repeat the stream name per event
+/// (≤ `EVENTS_PER_APPEND_MAX` × (`STREAM_ID_BYTES_MAX` + record overhead), about 3.2 MiB).
+/// Asserted by the daemon on every write; recovery relies on it (docs/formats.md, "Zero-filled
+/// tail"): a torn write damages at most this many bytes.
+pub const LOG_WRITE_BYTES_MAX: usize = BATCH_BYTES_MAX + 2 * FRAME_BYTES_MAX;
+/// Zero bytes the daemon keeps written ahead of the active segment's last record (it writes
+/// this many more once fewer than half remain): overwriting blocks that are already written
+/// costs its `fdatasync` no file-system journal commit (docs/formats.md, "Zero-filled tail").
+pub const LOG_ZEROED_AHEAD_BYTES: u64 = 2 * 1024 * 1024;
+/// The unit a disk writes whole or not at all, as recovery assumes when it tells a torn write
+/// from a damaged record.
+pub const DISK_SECTOR_BYTES: usize = 512;
 /// Most client connections served at once; further connections are refused with an error.
 pub const CONNECTIONS_MAX: usize = 1_024;
 /// Most events one `eventsAfter` call hands to PHP.
