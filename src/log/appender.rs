@@ -265,7 +265,7 @@ impl Log {
     /// so the next writes overwrite blocks the file system already has (their `fdatasync`
     /// commits no metadata). Best effort: where it fails, records are appended as before.
     fn keep_zeroed_ahead(&mut self) {
-        const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         if self.zero_fill_failed
             || self.file_bytes - self.active_bytes >= LOG_ZEROED_AHEAD_BYTES / 2
         {
