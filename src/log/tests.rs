@@ -222,7 +222,9 @@ fn a_torn_write_over_the_zero_filled_tail_is_cut_whichever_sector_did_not_land()
     let written = std::fs::read(&segment).expect("read");
     let (start, sector) = (starts[3] as usize, DISK_SECTOR_BYTES);
     // Each sector of the last write missing in turn (it reads as the zeros that were there).
-    let mut missing = vec![start..(start / sector + 1) * sector];
+    let first_sector_end = (start / sector + 1) * sector;
+    let mut missing: Vec<std::ops::Range<usize>> = Vec::new();
+    missing.push(start..first_sector_end);
     missing.extend(
         ((start / sector + 1)..(end as usize).div_ceil(sector))
             .map(|s| s * sector..(s + 1) * sector),
