@@ -450,6 +450,21 @@ fn segments_roll_verify_and_a_gap_is_refused() {
         open_collect(dir.path(), segment_bytes_max),
         Err(LogError::Corrupt { .. })
     ));
+    // Sealed segments were cut to their records when the log rolled: zeros after them are
+    // corruption too (only the highest segment has a zero-filled tail).
+    let mut at = SEGMENT_HEADER_BYTES;
+    while at < sealed.len() {
+        at += eventsrv_format::log_record::decode_record(&sealed[at..])
+            .expect("segment 1 holds records up to its end, no zeros")
+            .1;
+    }
+    let mut zero_tailed = sealed.clone();
+    zero_tailed.extend_from_slice(&[0u8; 4096]);
+    std::fs::write(&first, &zero_tailed).expect("zeros after a sealed segment");
+    match open_collect(dir.path(), segment_bytes_max) {
+        Err(LogError::Corrupt { why, .. }) => assert!(why.contains("4096 zero bytes"), "{why}"),
+        other => panic!("expected corruption, got {:?}", other.map(|(_, s, _)| s)),
+    }
     std::fs::write(&first, &sealed).expect("restore");
 
     std::fs::remove_file(segment_path(&log_dir(dir.path()), 2)).expect("remove segment 2");
