@@ -17,6 +17,7 @@ pub(super) struct Found<'a> {
 
 impl<'a> RegionView<'a> {
     /// Look `key` of cell kind `kind` up in the current table.
+    #[inline]
     pub(super) fn find_cell(&self, kind: u8, key: &[u8]) -> Result<Option<Found<'a>>, RegionError> {
         let table_off = self.atomic_u64(OFF_INDEX_TABLE)?.load(Ordering::Acquire);
         self.arena_check(table_off, INDEX_HEADER_BYTES, "index table")?;

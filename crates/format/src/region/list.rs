@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 impl<'a> RegionView<'a> {
     /// Entries published in the list at `list_off`.
+    #[inline]
     pub(super) fn list_count(&self, list_off: u64) -> Result<u64, RegionError> {
         let count = self.atomic_u64(list_off)?.load(Ordering::Acquire);
         // Every entry takes 8 bytes of the arena, so a larger count cannot be real.
@@ -31,12 +32,14 @@ impl<'a> RegionView<'a> {
 
     /// Like [`RegionView::list_entry`], for an entry the writer may switch after publishing it
     /// (classes-list entries: a class swap stores a new class header there with release).
+    #[inline]
     pub(super) fn list_entry_acquire(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
         let entry_off = self.list_entry_offset(list_off, index)?;
         Ok(self.atomic_u64(entry_off)?.load(Ordering::Acquire))
     }
 
     /// Where entry `index` of the list at `list_off` lives, inside its checked chunk.
+    #[inline]
     fn list_entry_offset(&self, list_off: u64, index: u64) -> Result<u64, RegionError> {
         let (chunk, entry) = list_slot(index);
         if chunk >= LIST_CHUNKS_MAX as u64 {
@@ -63,6 +66,7 @@ impl<'a> RegionView<'a> {
 
     /// Where chunk `chunk` (< `LIST_CHUNKS_MAX`) of the list at `list_off` starts, checked to
     /// lie whole inside the arena.
+    #[inline]
     fn checked_chunk_off(&self, list_off: u64, chunk: u64) -> Result<u64, RegionError> {
         let chunk_off = self
             .atomic_u64(list_off + 8 + 8 * chunk)?

@@ -131,6 +131,7 @@ impl<'a> RegionView<'a> {
     /// Class header of class `index` (an entry of the classes list the caller knows exists):
     /// the class's own header, or the one a class swap put in its place. Either way its
     /// `class_index` is the key index of the class's entities now (docs/region.md).
+    #[inline]
     fn class_by_index(&self, index: u64) -> Result<ClassHeader<'a>, RegionError> {
         let header_off = self.list_entry_acquire(OFF_CLASSES_LIST, index)?;
         let header = self.class_header(header_off)?;
@@ -151,6 +152,7 @@ impl<'a> RegionView<'a> {
     }
 
     /// Class header of `class_index`, or None if no such class exists yet.
+    #[inline]
     fn class_if_any(&self, class_index: u32) -> Result<Option<ClassHeader<'a>>, RegionError> {
         if u64::from(class_index) >= self.list_count(OFF_CLASSES_LIST)? {
             return Ok(None);

@@ -114,6 +114,8 @@ pub struct HeaderSnapshot {
     pub applied_location: Option<super::LogLocation>,
 }
 
+#[cold]
+#[inline(never)]
 pub(super) fn corrupt<T>(offset: u64, what: impl Into<String>) -> Result<T, RegionError> {
     Err(RegionError::Corrupt {
         offset,
@@ -193,11 +195,13 @@ impl<'a> RegionView<'a> {
     // ---- checked primitives -------------------------------------------------------------
 
     /// Bytes of the mapping (every bound a reader checks is capped by this).
+    #[inline]
     pub(super) fn mapping_bytes(&self) -> u64 {
         self.len as u64
     }
 
     /// `len` bytes at `off`, or Corrupt if they are not all inside the mapping.
+    #[inline]
     pub(super) fn bytes(&self, off: u64, len: u64) -> Result<&'a [u8], RegionError> {
         match off.checked_add(len) {
             Some(end) if end <= self.mapping_bytes() => {}
@@ -209,6 +213,7 @@ impl<'a> RegionView<'a> {
     }
 
     /// The atomic u64 at `off`, or Corrupt if it is misaligned or outside the mapping.
+    #[inline]
     pub(super) fn atomic_u64(&self, off: u64) -> Result<&'a AtomicU64, RegionError> {
         let inside = matches!(off.checked_add(8), Some(end) if end <= self.mapping_bytes());
         if !off.is_multiple_of(8) || !inside {
@@ -245,6 +250,7 @@ impl<'a> RegionView<'a> {
 
     /// First byte past what a reader may follow: the arena tail, loaded now, capped by the mapping.
     /// Load it *after* the pointer being checked, so a record published before is covered.
+    #[inline]
     pub(super) fn arena_bound(&self) -> u64 {
         self.header_atomic_u64(OFF_ARENA_TAIL)
             .load(Ordering::Acquire)
@@ -252,6 +258,7 @@ impl<'a> RegionView<'a> {
     }
 
     /// Check that a record of `bytes` at `off` lies inside the published arena.
+    #[inline]
     pub(super) fn arena_check(&self, off: u64, bytes: u64, what: &str) -> Result<(), RegionError> {
         if off < ARENA_START || !off.is_multiple_of(8) {
             return corrupt(

@@ -35,6 +35,7 @@ pub(super) struct EventLink<'a> {
 
 impl<'a> RegionView<'a> {
     /// The cell at `off`, whatever its kind.
+    #[inline]
     pub(super) fn cell_any(&self, off: u64) -> Result<Cell<'a>, RegionError> {
         self.arena_check(off, CELL_HEADER_BYTES, "cell")?;
         let head = self.bytes(off + 8, 8)?;
@@ -61,6 +62,7 @@ impl<'a> RegionView<'a> {
         Ok(cell)
     }
 
+    #[inline]
     pub(super) fn class_header(&self, off: u64) -> Result<ClassHeader<'a>, RegionError> {
         self.arena_check(off, CLASS_HEADER_BYTES, "class header")?;
         let head = self.bytes(off, 8)?;
@@ -76,6 +78,7 @@ impl<'a> RegionView<'a> {
     }
 
     /// The record at `off` must start with `u32 record bytes, u8 kind` of `kind` and fit.
+    #[inline]
     fn record_head(
         &self,
         off: u64,
@@ -103,6 +106,7 @@ impl<'a> RegionView<'a> {
     }
 
     /// The entity record at `off`, reached through the cell whose key holds `uuid`.
+    #[inline]
     pub(super) fn entity_record(
         &self,
         off: u64,
@@ -118,6 +122,7 @@ impl<'a> RegionView<'a> {
     /// and position, with the `uuid` of the cell the caller came from (the record holds no id).
     /// One place for the part of an entity record's checks that `entity_record` and `all()`'s
     /// hot loop share.
+    #[inline]
     pub(super) fn entity_in_head(
         &self,
         off: u64,
