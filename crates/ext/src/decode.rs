@@ -120,7 +120,7 @@ pub struct PropertyPlan {
 /// compared as two overlapping words from each end (a `memcmp` call or a byte loop costs
 /// several times more on the hot path), longer ones with `==`.
 #[inline]
-fn same_name(known: &[u8], name: &[u8]) -> bool {
+pub fn same_name(known: &[u8], name: &[u8]) -> bool {
     fn word4(bytes: &[u8], at: usize) -> u32 {
         u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
     }
@@ -382,24 +382,32 @@ fn map_properties(
             _ => return Err(source.broken(VtreeError::BadMapKey { offset: key_at })),
         };
         let declared = name.and_then(|name| plan.declared(class, position, name));
-        match (name, declared) {
-            (_, Some(declared)) => {
-                let item = match cursor.scalar().map_err(|e| source.broken(e))? {
-                    Some(item) => item,
-                    None => cursor.with_decoder(|decoder| value(decoder, DEPTH, source))?,
-                };
-                engine::assign_declared(object, &declared, item, plan.standard);
-            }
+        // Only engine code can leave an exception pending (a coercing or readonly write, a
+        // nested value's autoload or enum lookup): a scalar moved into its slot runs none.
+        let engine_ran = match (name, declared) {
+            (_, Some(declared)) => match cursor.scalar().map_err(|e| source.broken(e))? {
+                Some(item) => !engine::assign_declared(object, &declared, item, plan.standard),
+                None => {
+                    let item = cursor.with_decoder(|decoder| value(decoder, DEPTH, source))?;
+                    engine::assign_declared(object, &declared, item, plan.standard);
+                    true
+                }
+            },
             (Some(name), None) if plan.std_class => {
                 let item = cursor.with_decoder(|decoder| value(decoder, DEPTH, source))?;
                 let mut dynamic = ZendStr::new(name, false);
                 let scope = std::ptr::from_ref(class).cast_mut();
                 engine::write_property(scope, object, &mut *dynamic, item);
+                true
             }
-            _ => cursor
-                .with_decoder(|decoder| decoder.skip_value(DEPTH).map_err(|e| source.broken(e)))?,
-        }
-        if engine::exception_pending() {
+            _ => {
+                cursor.with_decoder(|decoder| {
+                    decoder.skip_value(DEPTH).map_err(|e| source.broken(e))
+                })?;
+                false
+            }
+        };
+        if engine_ran && engine::exception_pending() {
             return Err(ExtError::Pending);
         }
     }

@@ -11,7 +11,6 @@ use std::ffi::{c_char, c_int};
 use std::ptr;
 
 use ext_php_rs::boxed::ZBox;
-use ext_php_rs::convert::IntoZval;
 use ext_php_rs::ffi::{
     self, zend_class_entry, zend_object, zend_string, zval, HashTable as RawHashTable,
 };
@@ -421,10 +420,17 @@ pub fn bytes(value: &[u8]) -> Zval {
     out
 }
 
+/// `IS_OBJECT | (IS_TYPE_REFCOUNTED | IS_TYPE_COLLECTABLE) << Z_TYPE_FLAGS_SHIFT`
+/// (Zend/zend_types.h).
+const IS_OBJECT_EX: u32 = IS_OBJECT as u32 | (3 << 8);
+
+/// A zval holding `value`'s one reference, as `ZVAL_OBJ` makes it (every read returns its
+/// objects this way, so without ext-php-rs's generic conversion).
 pub fn object(value: ZBox<ZendObject>) -> Zval {
     let mut out = Zval::new();
-    // `ZBox<ZendObject>` into a zval cannot fail: it only moves the reference.
-    let _ = value.set_zval(&mut out, false);
+    // The box owns one reference of a live object; the zval takes that reference over.
+    out.value.obj = value.into_raw().cast::<zend_object>();
+    out.u1.type_info = IS_OBJECT_EX;
     out
 }
 
@@ -533,6 +539,8 @@ pub fn has_standard_objects(ce: &ClassEntry) -> bool {
 
 /// `$object->name = $value` for a declared property, as code of its declaring class would
 /// write it, on an object of a class with [`has_standard_objects`] (`standard`) or any other.
+/// Returns whether the value went straight into its slot: then no engine code ran, so no
+/// exception can be pending because of this write.
 ///
 /// Fast path: when the value needs no coercion (untyped property, or the value's type is in
 /// the declared type mask, exactly the check `zend_verify_property_type` starts with) and the
@@ -545,7 +553,7 @@ pub fn assign_declared(
     property: &DeclaredProperty,
     value: Zval,
     standard: bool,
-) {
+) -> bool {
     if standard {
         // SAFETY: `info` is the live property info of the object's class (or an ancestor), so
         // `offset` addresses one of the object's declared property slots.
@@ -574,11 +582,12 @@ pub fn assign_declared(
                     let mut old = old;
                     zval_ptr_dtor(&mut old);
                 }
-                return;
+                return true;
             }
         }
     }
     write_property(property.scope, object, property.name, value);
+    false
 }
 
 /// A new instance of `ce` (constructor not called), as `new` makes it before the constructor:

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use ext_php_rs::zend::ClassEntry;
 
-use crate::decode::PropertyPlan;
+use crate::decode::{same_name, PropertyPlan};
 use crate::encode::lossy;
 use crate::engine;
 use crate::exceptions::{ExtError, ExtResult};
@@ -35,28 +35,50 @@ pub struct EntityClass {
     plan: RefCell<Option<PropertyPlan>>,
 }
 
+/// The classes this request read, and which was asked for last (a request mostly reads one
+/// class after another: that one is compared first). One thread-local: each access to one
+/// costs a call in a shared library.
+struct Cache {
+    classes: Vec<Rc<EntityClass>>,
+    last_hit: usize,
+}
+
 thread_local! {
-    static CACHE: RefCell<Vec<Rc<EntityClass>>> = const { RefCell::new(Vec::new()) };
-    static LAST_HIT: Cell<usize> = const { Cell::new(0) };
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache {
+            classes: Vec::new(),
+            last_hit: 0,
+        })
+    };
 }
 
 /// Called at request start (RINIT).
 pub fn start_request() {
-    CACHE.with(|cache| cache.borrow_mut().clear());
-    LAST_HIT.with(|last| last.set(0));
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.classes.clear();
+        cache.last_hit = 0;
+    });
 }
 
 /// The cached entry for class name `name` (as given, without a leading backslash).
 pub fn get(name: &[u8]) -> Rc<EntityClass> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let last = LAST_HIT.with(Cell::get);
-        if let Some(hit) = cache.get(last).filter(|class| *class.name == *name) {
+        if let Some(hit) = cache
+            .classes
+            .get(cache.last_hit)
+            .filter(|class| same_name(&class.name, name))
+        {
             return hit.clone();
         }
-        if let Some(at) = cache.iter().position(|class| *class.name == *name) {
-            LAST_HIT.with(|last| last.set(at));
-            return cache[at].clone();
+        if let Some(at) = cache
+            .classes
+            .iter()
+            .position(|class| same_name(&class.name, name))
+        {
+            cache.last_hit = at;
+            return cache.classes[at].clone();
         }
         let fresh = Rc::new(EntityClass {
             name: name.into(),
@@ -64,9 +86,9 @@ pub fn get(name: &[u8]) -> Rc<EntityClass> {
             region_index: Cell::new(None),
             plan: RefCell::new(None),
         });
-        if cache.len() < CLASSES_CACHED_MAX {
-            cache.push(fresh.clone());
-            LAST_HIT.with(|last| last.set(cache.len() - 1));
+        if cache.classes.len() < CLASSES_CACHED_MAX {
+            cache.classes.push(fresh.clone());
+            cache.last_hit = cache.classes.len() - 1;
         }
         fresh
     })
