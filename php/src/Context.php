@@ -24,11 +24,14 @@ final class Context
      * ids are taken from it on first use (most handlers record nothing, and reading them per
      * event and handler was a measurable part of a replay). The Worker sets it (and clears
      * $newEventMetadata) before each handler, between saveHandling() and restoreHandling(),
-     * without a call; never write it from elsewhere.
+     * without a call; never write it from elsewhere. Untyped on purpose: without opcache, each
+     * write to a class-typed property looks the class up by name (~100 instructions), and this
+     * one is written per event and handler.
      *
      * @internal
+     * @var Event|null
      */
-    public static ?Event $handled = null;
+    public static $handled = null;
 
     /** @var array<string, mixed> */
     private static array $metadata = [];

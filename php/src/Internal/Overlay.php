@@ -56,8 +56,14 @@ final class Overlay implements EntityReader
      */
     private array $dropStored = [];
 
-    /** The copy find() handed out last: save() keeps it as it is when it gets it back. */
-    private ?Entity $lent = null;
+    /**
+     * The copy find() handed out last: save() keeps it as it is when it gets it back. Untyped on
+     * purpose, like Context::$handled: written per event, and a class-typed property write
+     * looks the class up by name when opcache is off.
+     *
+     * @var Entity|null
+     */
+    private $lent = null;
 
     /** @param array<class-string<Entity>, string> $storedAs class => region class it is stored as */
     public function __construct(private EntityReader $committed, private array $storedAs = [])
