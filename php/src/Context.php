@@ -208,7 +208,7 @@ final class Context
         self::$newEventMetadata = [];
     }
 
-    /** The ids of the event runHandler() runs for, read now that something needs them. */
+    /** The ids of the handled event (runHandler(), the Worker), read now that something needs them. */
     private static function readHandledIds(): void
     {
         if (self::$handled === null) {
