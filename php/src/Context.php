@@ -22,9 +22,16 @@ final class Context
     /**
      * The stored event a Worker handler is running for, whose ids have not been read yet: the
      * ids are taken from it on first use (most handlers record nothing, and reading them per
-     * event and handler was a measurable part of a replay).
+     * event and handler was a measurable part of a replay). The Worker sets it (and clears
+     * $newEventMetadata) before each handler, between saveHandling() and restoreHandling(),
+     * without a call; never write it from elsewhere. Untyped on purpose: without opcache, each
+     * write to a class-typed property looks the class up by name (~100 instructions), and this
+     * one is written per event and handler.
+     *
+     * @internal
+     * @var Event|null
      */
-    private static ?Event $handled = null;
+    public static $handled = null;
 
     /** @var array<string, mixed> */
     private static array $metadata = [];
@@ -126,26 +133,44 @@ final class Context
     }
 
     /**
-     * handling() for the Worker's hot loop: runs $handler on the stored $event without a
-     * closure, and reads the event's ids only if the handler asks for them.
+     * handling() without a closure: runs $handler on the stored $event, and reads the event's ids
+     * only if the handler asks for them. (The Worker itself sets $handled per handler instead.)
      *
      * @internal
      */
     public static function runHandler(EventHandler $handler, Event $event): bool
     {
-        $savedCorrelationId = self::$correlationId;
-        $savedCausationId = self::$causationId;
-        $savedHandled = self::$handled;
+        $saved = self::saveHandling();
         self::$handled = $event;
         self::$newEventMetadata = null;
         try {
             return $handler->handle($event);
         } finally {
-            self::$handled = $savedHandled;
-            self::$correlationId = $savedCorrelationId;
-            self::$causationId = $savedCausationId;
-            self::$newEventMetadata = null;
+            self::restoreHandling($saved);
         }
+    }
+
+    /**
+     * The state the Worker's batch of handlers changes, for restoreHandling().
+     *
+     * @internal
+     * @return array{?string, ?string, ?Event}
+     */
+    public static function saveHandling(): array
+    {
+        return [self::$correlationId, self::$causationId, self::$handled];
+    }
+
+    /**
+     * Back to the state saveHandling() returned, after the Worker's batch of handlers.
+     *
+     * @internal
+     * @param array{?string, ?string, ?Event} $saved
+     */
+    public static function restoreHandling(array $saved): void
+    {
+        [self::$correlationId, self::$causationId, self::$handled] = $saved;
+        self::$newEventMetadata = null;
     }
 
     /**
@@ -183,7 +208,7 @@ final class Context
         self::$newEventMetadata = [];
     }
 
-    /** The ids of the event runHandler() runs for, read now that something needs them. */
+    /** The ids of the handled event (runHandler(), the Worker), read now that something needs them. */
     private static function readHandledIds(): void
     {
         if (self::$handled === null) {

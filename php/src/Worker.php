@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace EventSrv;
 
 use EventSrv\Internal\Backend;
+use EventSrv\Internal\EventPositions;
 use EventSrv\Internal\HandlerMap;
 use EventSrv\Internal\Overlay;
 use EventSrv\Internal\Runtime;
@@ -62,6 +63,15 @@ final class Worker
 
     /** Read from the region every batch. */
     private ProjectorStatuses $statuses;
+
+    /**
+     * The handler methods of each projector and reactor per event class, bound to it: what
+     * EventHandler::handle() would run, looked up once (HandlerMap::closuresFor()). Bounded by
+     * the app's handlers times its event classes.
+     *
+     * @var array<string, array<class-string<Event>, array<string, \Closure(Event): mixed>>>
+     */
+    private array $handlerCalls = [];
 
     /**
      * @param list<Projector> $projectors
@@ -355,6 +365,7 @@ final class Worker
     private function projectAndCommit(array $events): bool
     {
         $runnable = $this->runnableProjectors();
+        $positions = EventPositions::of($events);
         /** @var array<string, int> $stopAt projector => position of its failing event */
         $stopAt = [];
         /** @var array<string, EventHandlerFailedException> $failures */
@@ -364,17 +375,29 @@ final class Worker
             /** @var array<string, int> $working */
             $working = array_intersect_key($this->checkpoints, $runnable);
             $failing = null;
+            $context = Context::saveHandling();
             Runtime::beginProjecting($overlay);
             try {
-                foreach ($events as $event) {
-                    $position = $event->meta()->position();
+                foreach ($events as $index => $event) {
+                    $position = $positions[$index];
                     $overlay->position = $position;
                     foreach ($runnable as $name => $projector) {
                         if ($working[$name] >= $position || $position >= ($stopAt[$name] ?? PHP_INT_MAX)) {
                             continue;
                         }
                         $failing = $name;
-                        Context::runHandler($projector, $event);
+                        // handle() inlined: this runs once per event and projector
+                        Context::$handled = $event;
+                        Context::$newEventMetadata = null;
+                        $calls = $this->handlerCalls[$name][$event::class]
+                            ??= HandlerMap::closuresFor($projector, $event::class);
+                        foreach ($calls as $method => $call) {
+                            try {
+                                $call($event);
+                            } catch (\Throwable $failure) {
+                                throw new EventHandlerFailedException($projector::class, $method, $event, $failure);
+                            }
+                        }
                         $failing = null;
                         $working[$name] = $position;
                     }
@@ -386,6 +409,7 @@ final class Worker
                 continue; // run the batch again without the failing event for that projector
             } finally {
                 Runtime::endProjecting();
+                Context::restoreHandling($context);
             }
             break;
         }
@@ -437,24 +461,28 @@ final class Worker
     private function react(array $events): void
     {
         $projectedUpTo = $this->projectors === [] ? PHP_INT_MAX : $this->lowestCheckpoint(false);
+        $positions = EventPositions::of($events);
         foreach ($this->reactors as $name => $reactor) {
             $start = $this->checkpoints[$name];
             $done = $start;
             $failure = null;
+            $context = Context::saveHandling();
             try {
-                foreach ($events as $event) {
-                    $position = $event->meta()->position();
+                foreach ($events as $index => $event) {
+                    $position = $positions[$index];
                     if ($position <= $done) {
                         continue;
                     }
                     if ($position > $projectedUpTo) {
                         break;
                     }
-                    Context::runHandler($reactor, $event);
+                    $this->handle($name, $reactor, $event);
                     $done = $position;
                 }
             } catch (EventHandlerFailedException $handlerFailure) {
                 $failure = $handlerFailure;
+            } finally {
+                Context::restoreHandling($context);
             }
             if ($done !== $start) {
                 $result = $this->backend()->commit([], [[$name, $start, $done]], null);
@@ -467,6 +495,28 @@ final class Worker
             }
             if ($failure !== null) {
                 throw $failure;
+            }
+        }
+    }
+
+    /**
+     * What EventHandler::handle() does, with what Context::runHandler() adds, for the hot loops:
+     * the handler's methods for the event run in declaration order, with the event as the
+     * Context's handled event (between Context::saveHandling() and restoreHandling()).
+     *
+     * @throws EventHandlerFailedException wrapping what a handler threw
+     */
+    private function handle(string $name, EventHandler $handler, Event $event): void
+    {
+        Context::$handled = $event;
+        Context::$newEventMetadata = null;
+        $calls = $this->handlerCalls[$name][$event::class]
+            ??= HandlerMap::closuresFor($handler, $event::class);
+        foreach ($calls as $method => $call) {
+            try {
+                $call($event);
+            } catch (\Throwable $failure) {
+                throw new EventHandlerFailedException($handler::class, $method, $event, $failure);
             }
         }
     }

@@ -8,10 +8,12 @@ use EventSrv\Context;
 use EventSrv\Entity;
 use EventSrv\Event;
 use EventSrv\EventHandlerFailedException;
+use EventSrv\EventSrvException;
 use EventSrv\Projector;
 use EventSrv\ProjectorRebuild;
 use EventSrv\ProjectorRebuildProgress;
 use EventSrv\ProjectorStatus;
+use EventSrv\Internal\EventPositions;
 use EventSrv\Internal\Runtime;
 use EventSrv\StateException;
 use EventSrv\Tests\Fixtures\AccountOpened;
@@ -548,6 +550,107 @@ final class WorkerTest extends TestCase
             $seen,
         );
         self::assertNull(Context::causationId(), 'no causation leaks out of the worker');
+    }
+
+    public function testEveryProjectorSeesTheHandledEventsIdsWhateverAnEarlierOneDidToTheContext(): void
+    {
+        BankAccount::open('Ada')->persist();
+        Context::setCorrelationId('outer');
+        $seen = [];
+        $meddler = new class extends Projector {
+            public function name(): string
+            {
+                return 'meddler';
+            }
+
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                Context::setCorrelationId('changed by a handler');
+            }
+        };
+        $observer = new class ($seen) extends Projector {
+            /** @param list<array{?string, ?string}> $seen */
+            public function __construct(private array &$seen)
+            {
+            }
+
+            public function onAccountOpened(AccountOpened $event): void
+            {
+                $this->seen[] = [Context::causationId(), Context::correlationId()];
+            }
+        };
+
+        $this->worker([$meddler, $observer])->runOnce();
+
+        [$opened] = $this->backend->eventsAfter(0, 1);
+        self::assertSame([[$opened->meta()->eventId(), $opened->meta()->correlationId()]], $seen);
+        self::assertSame('outer', Context::correlationId(), 'the worker puts the Context back after the batch');
+        self::assertNull(Context::causationId());
+    }
+
+    public function testAFailingReactorLeavesTheContextAsItWas(): void
+    {
+        $this->backend->setCheckpoint(RecordingReactor::class, 0);
+        BankAccount::open('Ada')->persist();
+        Context::setCorrelationId('outer');
+        $reactor = new RecordingReactor();
+        $reactor->onEvent = static function (Event $event): void {
+            Context::causationId(); // reads the handled event's ids into the Context
+            throw new \RuntimeException('reactor down');
+        };
+
+        try {
+            $this->worker([], [$reactor])->runOnce();
+            self::fail('the reactor failure must surface');
+        } catch (EventHandlerFailedException $failure) {
+            self::assertSame('onAccountOpened', $failure->method());
+            self::assertSame(RecordingReactor::class, $failure->handlerClass());
+        }
+
+        self::assertSame('outer', Context::correlationId());
+        self::assertNull(Context::causationId());
+    }
+
+    public function testAllHandlerMethodsOfAnEventRunInDeclarationOrderWhateverTheirVisibility(): void
+    {
+        BankAccount::open('Ada')->add(5)->persist();
+        $projector = new class extends Projector {
+            /** @var list<string> */
+            public array $calls = [];
+
+            public function whenMoneyMoves(MoneyAdded|AccountOpened $event): void
+            {
+                $this->calls[] = 'whenMoneyMoves#' . $event->meta()->position();
+            }
+
+            protected function onMoneyAdded(MoneyAdded $event): void
+            {
+                $this->calls[] = 'onMoneyAdded#' . $event->meta()->position();
+            }
+
+            public function notAHandler(string $text): void
+            {
+                $this->calls[] = $text;
+            }
+        };
+
+        $this->worker([$projector])->runOnce();
+
+        self::assertSame(['whenMoneyMoves#1', 'whenMoneyMoves#2', 'onMoneyAdded#2'], $projector->calls);
+    }
+
+    public function testTheWorkerReadsPositionsOnlyFromEventsReadFromTheStore(): void
+    {
+        BankAccount::open('Ada')->add(1)->persist();
+        $stored = $this->backend->eventsAfter(0, 10);
+        self::assertSame([1, 2], EventPositions::of($stored));
+
+        $this->expectException(EventSrvException::class);
+        $this->expectExceptionMessage(
+            'event 1 of the batch (' . MoneyAdded::class . ') has no position: the worker handles only '
+            . 'EventSrv\Event objects read from the store',
+        );
+        EventPositions::of([$stored[0], new MoneyAdded(1)]);
     }
 
     public function testAWorkerWithoutProjectorsDoesNotAttach(): void

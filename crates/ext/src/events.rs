@@ -217,6 +217,10 @@ pub struct EventBuilder {
     /// `EventSrv\Event::$meta` as a declared slot, written in place like hydrated properties.
     meta_property: Option<DeclaredProperty>,
     meta_keys: MetaKeys,
+    /// The previous event's stream and its `$meta['stream']` string: consecutive events mostly
+    /// belong to one stream (the events of one persist, an aggregate's history), and sharing the
+    /// string saves an allocation and a copy per event.
+    last_stream: Option<(Vec<u8>, Zval)>,
 }
 
 impl EventBuilder {
@@ -230,6 +234,7 @@ impl EventBuilder {
             meta_name: ZendStr::new("meta", false),
             meta_property: event_base.and_then(|base| engine::declared_property(base, b"meta")),
             meta_keys: MetaKeys::new(),
+            last_stream: None,
         }
     }
 
@@ -378,9 +383,23 @@ impl EventBuilder {
         }
     }
 
+    /// The `$meta['stream']` string: the previous event's when the stream is the same.
+    fn stream(&mut self, stream: &[u8]) -> Zval {
+        if let Some((bytes, shared)) = &self.last_stream {
+            if bytes.as_slice() == stream {
+                return shared.shallow_clone();
+            }
+        }
+        let value = engine::bytes(stream);
+        self.last_stream = Some((stream.to_vec(), value.shallow_clone()));
+        value
+    }
+
     /// The `$meta` array; runs once per event read, so its keys are interned (`MetaKeys`), the
-    /// type string is shared per type and an empty metadata map is the engine's empty array.
-    fn meta(&self, event: &EventRef<'_>, source: &Source<'_>, index: usize) -> ExtResult<Zval> {
+    /// type string is shared per type, the stream string with the previous event's, and an empty
+    /// metadata map is the engine's empty array.
+    fn meta(&mut self, event: &EventRef<'_>, source: &Source<'_>, index: usize) -> ExtResult<Zval> {
+        let stream = self.stream(event.stream);
         let keys = &self.meta_keys;
         let kind = self.types[index].kind.to_zval();
         let metadata = if is_empty_container(event.metadata) {
@@ -390,7 +409,7 @@ impl EventBuilder {
         };
         let mut meta = ArrayBuilder::with_capacity(8);
         meta.add_new(&keys.position, engine::long(event.position as i64));
-        meta.add_new(&keys.stream, engine::bytes(event.stream));
+        meta.add_new(&keys.stream, stream);
         meta.add_new(&keys.version, engine::long(event.stream_version as i64));
         meta.add_new(&keys.recorded_at_us, engine::long(event.recorded_at_us));
         meta.add_new(

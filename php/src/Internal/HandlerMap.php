@@ -5,6 +5,9 @@ declare(strict_types=1);
 namespace EventSrv\Internal;
 
 use EventSrv\Event;
+use EventSrv\EventHandler;
+use EventSrv\Projector;
+use EventSrv\Reactor;
 
 /**
  * Finds which methods of a class handle an event class, by reflection once per class and once
@@ -49,6 +52,30 @@ final class HandlerMap
     ): array {
         return self::$resolved[$prefix][(int) $byType][$class][$eventClass]
             ??= self::resolve($class, $eventClass, $prefix, $byType, $baseClasses);
+    }
+
+    /**
+     * What EventHandler::handle() runs for an event class (same query), as closures bound to
+     * $handler: the worker calls them directly, without handle()'s lookups and dynamic method call
+     * per event.
+     *
+     * @param class-string<Event> $eventClass
+     * @return array<string, \Closure(Event): mixed> method name => the method bound to $handler
+     */
+    public static function closuresFor(EventHandler $handler, string $eventClass): array
+    {
+        $closures = [];
+        $methods = self::methodsFor(
+            $handler::class,
+            $eventClass,
+            'on',
+            true,
+            [EventHandler::class, Projector::class, Reactor::class],
+        );
+        foreach ($methods as $method) {
+            $closures[$method] = (new \ReflectionMethod($handler, $method))->getClosure($handler);
+        }
+        return $closures;
     }
 
     public static function shortName(string $class): string

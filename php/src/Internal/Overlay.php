@@ -19,9 +19,12 @@ use EventSrv\Entity;
  * to the end, one deleted and created again in the same batch goes to the end too.
  *
  * find() hands out a copy (changing it without save() changes nothing) and save() keeps a
- * snapshot, except for the common find-change-save of one entity: the copy find() just handed
- * out for that uuid is kept as it is, without a second clone. (Changing that object after its
- * save() without saving again is then seen too; projectors do not do that.)
+ * snapshot, except for the common find-change-save of one entity: the copy find() handed out last
+ * is kept as it is, without a second clone. (Changing that object after its save() without saving
+ * again is then seen too; projectors do not do that.)
+ *
+ * save() and find() run once per event in a replay: each is a few flat array operations (no
+ * per-change array is built), and the bookkeeping of deletes stays out of their way.
  *
  * @internal
  */
@@ -31,20 +34,36 @@ final class Overlay implements EntityReader
     public int $position = 0;
 
     /**
-     * class => uuid => change. entity null: deleted. dropStored: the committed entity must be
-     * deleted first (it was deleted in this batch, maybe created again since).
+     * class => uuid => the entity saved in this batch, or false: deleted in this batch. Its order
+     * is the commit's order.
      *
-     * @var array<class-string<Entity>, array<string, array{entity: ?Entity, position: int, dropStored: bool}>>
+     * @var array<class-string<Entity>, array<string, Entity|false>>
      */
-    private array $changes = [];
+    private array $saved = [];
 
     /**
-     * The object find() last handed out per class and uuid: saved as it is (it is already a
-     * copy) when save() gets it back for the same uuid.
+     * class => uuid => position of the event that saved the entity last.
      *
-     * @var array<class-string<Entity>, array<string, Entity>>
+     * @var array<class-string<Entity>, array<string, int>>
      */
-    private array $lent = [];
+    private array $savedAt = [];
+
+    /**
+     * class => uuid => true: the committed entity must be deleted first (it was deleted in this
+     * batch, maybe created again since).
+     *
+     * @var array<class-string<Entity>, array<string, true>>
+     */
+    private array $dropStored = [];
+
+    /**
+     * The copy find() handed out last: save() keeps it as it is when it gets it back. Untyped on
+     * purpose, like Context::$handled: written per event, and a class-typed property write
+     * looks the class up by name when opcache is off.
+     *
+     * @var Entity|null
+     */
+    private $lent = null;
 
     /** @param array<class-string<Entity>, string> $storedAs class => region class it is stored as */
     public function __construct(private EntityReader $committed, private array $storedAs = [])
@@ -59,79 +78,74 @@ final class Overlay implements EntityReader
 
     public function save(Entity $entity): void
     {
-        $class = $entity::class;
-        $uuid = $entity->uuid;
-        if (($this->lent[$class][$uuid] ?? null) === $entity) {
-            unset($this->lent[$class][$uuid]);
+        if ($this->lent === $entity) {
+            $this->lent = null;
         } else {
             $entity = clone $entity;
         }
-        if (isset($this->changes[$class][$uuid]['entity'])) {
-            // saved before in this batch: updated in place (no new array), keeps its place
-            $this->changes[$class][$uuid]['entity'] = $entity;
-            $this->changes[$class][$uuid]['position'] = $this->position;
-            return;
+        $class = $entity::class;
+        $uuid = $entity->uuid;
+        if (($this->saved[$class][$uuid] ?? null) === false) {
+            unset($this->saved[$class][$uuid]); // created again after a delete: goes to the end
         }
-        $change = $this->changes[$class][$uuid] ?? null;
-        if ($change !== null) {
-            unset($this->changes[$class][$uuid]); // created again after a delete: goes to the end
-        }
-        $this->changes[$class][$uuid] = [
-            'entity' => $entity,
-            'position' => $this->position,
-            'dropStored' => $change['dropStored'] ?? false,
-        ];
+        // saved before in this batch: updated in place, keeps its place
+        $this->saved[$class][$uuid] = $entity;
+        $this->savedAt[$class][$uuid] = $this->position;
     }
 
     /** @param class-string<Entity> $class */
     public function delete(string $class, string $uuid): void
     {
-        $change = $this->changes[$class][$uuid] ?? null;
-        $dropStored = ($change['dropStored'] ?? false) || $this->committed->find($this->stored($class), $uuid) !== null;
-        if (!$dropStored && $change === null) {
+        $dropStored = isset($this->dropStored[$class][$uuid])
+            || $this->committed->find($this->stored($class), $uuid) !== null;
+        if (!$dropStored && !isset($this->saved[$class][$uuid])) {
             return; // neither stored nor saved in this batch: nothing to delete
         }
-        $this->changes[$class][$uuid] = ['entity' => null, 'position' => $this->position, 'dropStored' => $dropStored];
+        if ($dropStored) {
+            $this->dropStored[$class][$uuid] = true;
+        }
+        $this->saved[$class][$uuid] = false;
+        unset($this->savedAt[$class][$uuid]);
     }
 
     public function find(string $class, string $uuid): ?Entity
     {
-        $change = $this->changes[$class][$uuid] ?? null;
-        if ($change === null) {
-            $found = $this->committed->find($this->stored($class), $uuid);
-        } else {
-            $found = $change['entity'] === null ? null : clone $change['entity'];
+        $saved = $this->saved[$class][$uuid] ?? null;
+        if ($saved === false) {
+            return null;
         }
+        $found = $saved === null ? $this->committed->find($this->stored($class), $uuid) : clone $saved;
         if ($found !== null) {
-            $this->lent[$class][$uuid] = $found;
+            $this->lent = $found;
         }
         return $found;
     }
 
     public function all(string $class): array
     {
-        $changes = $this->changes[$class] ?? [];
-        if ($changes === []) {
+        $saved = $this->saved[$class] ?? [];
+        if ($saved === []) {
             return $this->committed->all($this->stored($class));
         }
+        $dropStored = $this->dropStored[$class] ?? [];
         $entities = [];
         $listed = [];
         foreach ($this->committed->all($this->stored($class)) as $stored) {
-            $change = $changes[$stored->uuid] ?? null;
-            if ($change === null) {
+            $entity = $saved[$stored->uuid] ?? null;
+            if ($entity === null) {
                 $entities[] = $stored;
                 continue;
             }
             $listed[$stored->uuid] = true;
-            if ($change['entity'] !== null && !$change['dropStored']) {
-                $entities[] = clone $change['entity'];
-            } elseif ($change['entity'] !== null) {
+            if ($entity !== false && !isset($dropStored[$stored->uuid])) {
+                $entities[] = clone $entity;
+            } elseif ($entity !== false) {
                 unset($listed[$stored->uuid]); // re-created: listed at the end below
             }
         }
-        foreach ($changes as $uuid => $change) {
-            if ($change['entity'] !== null && !isset($listed[$uuid])) {
-                $entities[] = clone $change['entity'];
+        foreach ($saved as $uuid => $entity) {
+            if ($entity !== false && !isset($listed[$uuid])) {
+                $entities[] = clone $entity;
             }
         }
         return $entities;
@@ -139,7 +153,7 @@ final class Overlay implements EntityReader
 
     public function count(string $class): int
     {
-        if (($this->changes[$class] ?? []) === []) {
+        if (($this->saved[$class] ?? []) === []) {
             return $this->committed->count($this->stored($class));
         }
         return \count($this->all($class));
@@ -147,7 +161,7 @@ final class Overlay implements EntityReader
 
     public function isEmpty(): bool
     {
-        return $this->changes === [];
+        return $this->saved === [];
     }
 
     /**
@@ -158,15 +172,16 @@ final class Overlay implements EntityReader
     public function changes(): array
     {
         $list = [];
-        foreach ($this->changes as $class => $byUuid) {
-            $class = $this->stored($class);
-            foreach ($byUuid as $uuid => $change) {
+        foreach ($this->saved as $class => $byUuid) {
+            $stored = $this->stored($class);
+            $dropStored = $this->dropStored[$class] ?? [];
+            foreach ($byUuid as $uuid => $entity) {
                 $uuid = (string) $uuid;
-                if ($change['dropStored']) {
-                    $list[] = ['delete', $class, $uuid];
+                if (isset($dropStored[$uuid])) {
+                    $list[] = ['delete', $stored, $uuid];
                 }
-                if ($change['entity'] !== null) {
-                    $list[] = ['upsert', $class, $uuid, $change['entity'], $change['position']];
+                if ($entity !== false) {
+                    $list[] = ['upsert', $stored, $uuid, $entity, $this->savedAt[$class][$uuid]];
                 }
             }
         }
