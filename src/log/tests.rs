@@ -78,6 +78,20 @@ fn string_payload(len: usize) -> Vec<u8> {
     payload.into_bytes()
 }
 
+/// [`three_events_zero_filled`], then a fourth event (stream "b", version 2) whose payload is a
+/// string of `payload_len` bytes "x". Returns where each of the first three records starts, the
+/// fourth's start, and the end of the records.
+fn four_events_the_last_a_string(data_dir: &Path, payload_len: usize) -> (Vec<u64>, usize) {
+    let starts = three_events_zero_filled(data_dir);
+    let (mut log, _, _) = open_collect(data_dir, u64::MAX / 2).expect("reopen");
+    let mut last = event(4, "b", 2);
+    if let LogRecord::Event { event, .. } = &mut last {
+        event.payload = string_payload(payload_len);
+    }
+    log.append(&[last], &knows_every_stream).expect("append");
+    (starts, log.stats().bytes as usize)
+}
+
 fn cut_to(path: &Path, len: u64) {
     std::fs::OpenOptions::new()
         .write(true)
@@ -209,15 +223,7 @@ fn the_log_keeps_zeros_ahead_of_its_last_record_and_goes_on_over_them() {
 #[test]
 fn a_torn_write_over_the_zero_filled_tail_is_cut_whichever_sector_did_not_land() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let starts = three_events_zero_filled(dir.path());
-    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
-    let mut big = event(4, "b", 2);
-    if let LogRecord::Event { event, .. } = &mut big {
-        event.payload = string_payload(3000);
-    }
-    log.append(&[big], &knows_every_stream).expect("append");
-    let end = log.stats().bytes;
-    drop(log);
+    let (starts, end) = four_events_the_last_a_string(dir.path(), 3000);
     let segment = segment_one(dir.path());
     let written = std::fs::read(&segment).expect("read");
     let (start, sector) = (starts[3] as usize, DISK_SECTOR_BYTES);
@@ -225,10 +231,8 @@ fn a_torn_write_over_the_zero_filled_tail_is_cut_whichever_sector_did_not_land()
     let first_sector_end = (start / sector + 1) * sector;
     let mut missing: Vec<std::ops::Range<usize>> = Vec::new();
     missing.push(start..first_sector_end);
-    missing.extend(
-        ((start / sector + 1)..(end as usize).div_ceil(sector))
-            .map(|s| s * sector..(s + 1) * sector),
-    );
+    missing
+        .extend(((start / sector + 1)..end.div_ceil(sector)).map(|s| s * sector..(s + 1) * sector));
     for lost in missing {
         let mut bytes = written.clone();
         bytes[lost.clone()].fill(0);
@@ -250,16 +254,8 @@ fn a_torn_write_over_the_zero_filled_tail_is_cut_whichever_sector_did_not_land()
 #[test]
 fn a_damaged_last_record_before_the_zero_filled_tail_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let starts = three_events_zero_filled(dir.path());
-    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
     // A last record whose bytes are not zero in any sector (its payload ends in "xxx").
-    let mut last = event(4, "b", 2);
-    if let LogRecord::Event { event, .. } = &mut last {
-        event.payload = string_payload(60);
-    }
-    log.append(&[last], &knows_every_stream).expect("append");
-    let end = log.stats().bytes as usize;
-    drop(log);
+    let (starts, end) = four_events_the_last_a_string(dir.path(), 60);
     let (start, sector) = (starts[3] as usize, DISK_SECTOR_BYTES);
     assert!(
         start % sector < sector - 8,
@@ -284,15 +280,7 @@ fn a_damaged_last_record_before_the_zero_filled_tail_is_refused() {
 fn a_damaged_record_followed_by_more_than_one_write_is_refused_even_with_a_zero_sector() {
     use eventsrv_format::limits::LOG_WRITE_BYTES_MAX;
     let dir = tempfile::tempdir().expect("tempdir");
-    let starts = three_events_zero_filled(dir.path());
-    let (mut log, _, _) = open_collect(dir.path(), u64::MAX / 2).expect("reopen");
-    let mut big = event(4, "b", 2);
-    if let LogRecord::Event { event, .. } = &mut big {
-        event.payload = string_payload(3000);
-    }
-    log.append(&[big], &knows_every_stream).expect("append");
-    let end = log.stats().bytes as usize;
-    drop(log);
+    let (starts, end) = four_events_the_last_a_string(dir.path(), 3000);
     let segment = segment_one(dir.path());
     let mut bytes = std::fs::read(&segment).expect("read");
     bytes.truncate(end);
