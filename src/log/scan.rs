@@ -202,7 +202,7 @@ pub fn next_record(bytes: &[u8], at: usize, origin: usize) -> Next {
         Ok((record, len)) => return Next::Record { record, len },
         Err(error) => error,
     };
-    let Some(last_nonzero) = rest.iter().rposition(|b| *b != 0) else {
+    let Some(last_nonzero) = last_nonzero_byte(rest) else {
         return Next::ZeroTail { bytes: rest.len() };
     };
     if let Some(why) = unlanded_sector(rest, origin + at, last_nonzero) {
@@ -240,6 +240,22 @@ pub fn next_record(bytes: &[u8], at: usize, origin: usize) -> Next {
             why: error.to_string(),
         },
     }
+}
+
+/// Offset of the last byte of `bytes` that is not zero. Every boot ends its scan on the
+/// zero-filled tail (2 MiB): whole blocks are tested with an OR that the compiler vectorizes,
+/// where a byte-by-byte search from the end took milliseconds.
+fn last_nonzero_byte(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 4096;
+    let mut end = bytes.len();
+    for block in bytes.rchunks(BLOCK) {
+        let start = end - block.len();
+        if block.iter().fold(0u8, |any, b| any | b) != 0 {
+            return block.iter().rposition(|b| *b != 0).map(|at| start + at);
+        }
+        end = start;
+    }
+    None
 }
 
 /// For a record at file offset `start` that does not verify, with bytes `rest` from there to the
@@ -544,4 +560,22 @@ pub fn hop_frames(
         at = body + body_len;
     }
     Ok(hop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_nonzero_byte;
+
+    #[test]
+    fn the_last_nonzero_byte_is_found_in_any_block() {
+        assert_eq!(last_nonzero_byte(&[]), None);
+        assert_eq!(last_nonzero_byte(&[0; 10_000]), None);
+        for at in [0, 1, 4_095, 4_096, 5_903, 5_904, 9_999] {
+            let mut bytes = vec![0u8; 10_000];
+            bytes[at] = 0x80;
+            assert_eq!(last_nonzero_byte(&bytes), Some(at), "at {at}");
+            bytes[0] = 1;
+            assert_eq!(last_nonzero_byte(&bytes), Some(at), "at {at}, and at 0");
+        }
+    }
 }
