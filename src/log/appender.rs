@@ -113,6 +113,7 @@ impl Log {
     }
 
     /// Streams whose versions the log's order check tracks itself.
+    #[cfg(test)]
     pub fn streams_tracked(&self) -> usize {
         self.order.streams_tracked()
     }

@@ -3,8 +3,10 @@
 //! Owns: the decision "record, end, torn tail, or corruption" at a byte offset, and
 //! [`OrderCheck`] (dense event positions, stream versions dense from 1, monotonic commits).
 //! Must never: modify a file (callers decide what to do with a torn tail), or call something
-//! torn that could be corruption: before an incomplete record is called torn, every later
-//! offset is tried, and a complete valid record found there means a damaged length field.
+//! torn that could be corruption: a record that does not verify is torn only when a write that
+//! did not reach the disk whole explains it (a sector of the last write reads as zeros, see
+//! docs/formats.md "Recovery on start"), or, for an incomplete record, when every later offset
+//! was tried and no complete valid record starts there (one would mean a damaged length field).
 
 use super::LogError;
 use eventsrv_format::limits::{DISK_SECTOR_BYTES, LOG_WRITE_BYTES_MAX, RECORD_BYTES_MAX};
@@ -113,6 +115,7 @@ impl OrderCheck {
     }
 
     /// Streams whose versions this check holds itself.
+    #[cfg(test)]
     pub fn streams_tracked(&self) -> usize {
         self.stream_versions.len()
     }
