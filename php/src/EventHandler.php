@@ -40,13 +40,8 @@ abstract class EventHandler
     final public function handle(Event $event): bool
     {
         // runs once per event and handler: the lookup stays here, HandlerMap is asked once
-        $methods = self::$methods[static::class][$event::class] ??= HandlerMap::methodsFor(
-            static::class,
-            $event::class,
-            'on',
-            true,
-            [self::class, Projector::class, Reactor::class],
-        );
+        $methods = self::$methods[static::class][$event::class]
+            ??= HandlerMap::handlerMethods(static::class, $event::class);
         foreach ($methods as $method) {
             try {
                 $this->{$method}($event);
@@ -60,12 +55,6 @@ abstract class EventHandler
     /** Whether handle() would run anything for this event class. */
     final public function handles(string $eventClass): bool
     {
-        return HandlerMap::methodsFor(
-            static::class,
-            $eventClass,
-            'on',
-            true,
-            [self::class, Projector::class, Reactor::class],
-        ) !== [];
+        return HandlerMap::handlerMethods(static::class, $eventClass) !== [];
     }
 }

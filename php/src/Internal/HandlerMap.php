@@ -55,9 +55,28 @@ final class HandlerMap
     }
 
     /**
-     * What EventHandler::handle() runs for an event class (same query), as closures bound to
-     * $handler: the worker calls them directly, without handle()'s lookups and dynamic method call
-     * per event.
+     * The methods EventHandler::handle() runs on a projector or reactor class for an event class:
+     * "on" methods, by name or by type, none declared by the handler base classes.
+     *
+     * @param class-string<EventHandler> $class
+     * @param class-string<Event> $eventClass
+     * @return list<string> method names, in declaration order
+     */
+    public static function handlerMethods(string $class, string $eventClass): array
+    {
+        return self::methodsFor(
+            $class,
+            $eventClass,
+            'on',
+            true,
+            [EventHandler::class, Projector::class, Reactor::class],
+        );
+    }
+
+    /**
+     * What EventHandler::handle() runs for an event class (handlerMethods()), as closures bound
+     * to $handler: the worker calls them directly, without handle()'s lookups and dynamic method
+     * call per event.
      *
      * @param class-string<Event> $eventClass
      * @return array<string, \Closure(Event): mixed> method name => the method bound to $handler
@@ -65,14 +84,7 @@ final class HandlerMap
     public static function closuresFor(EventHandler $handler, string $eventClass): array
     {
         $closures = [];
-        $methods = self::methodsFor(
-            $handler::class,
-            $eventClass,
-            'on',
-            true,
-            [EventHandler::class, Projector::class, Reactor::class],
-        );
-        foreach ($methods as $method) {
+        foreach (self::handlerMethods($handler::class, $eventClass) as $method) {
             $closures[$method] = (new \ReflectionMethod($handler, $method))->getClosure($handler);
         }
         return $closures;
